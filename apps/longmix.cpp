@@ -1,0 +1,37 @@
+// longmix: one command-line program with subcommands.
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "apps/train.h"
+#include "engine/check.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: longmix <command> [flags]\n"
+    "\n"
+    "commands:\n"
+    "  train    train a model on a task (longmix train --help)\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  try {
+    if (command == "train") return apps::train_main(argc - 1, argv + 1);
+    std::cerr << "longmix: unknown command '" << command << "'\n\n" << kUsage;
+    return 2;
+  } catch (const engine::Error& e) {
+    std::cerr << "\nlongmix " << command << ": error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "\nlongmix " << command << ": internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,23 @@
+// metrics.jsonl: one JSON object per line, appended and flushed as training goes, e.g.
+//   {"split":"train","step":100,"loss":0.41,"accuracy":0.88,"lr":0.001,"seq_per_s":812.5}
+#pragma once
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace apps {
+
+class MetricsLog {
+ public:
+  // Creates (truncates) path; throws engine::Error when it cannot be written.
+  explicit MetricsLog(const std::string& path);
+  void write(const std::string& split, int64_t step,
+             const std::vector<std::pair<std::string, double>>& values);
+
+ private:
+  std::ofstream out_;
+  std::string path_;
+};
+
+}  // namespace apps

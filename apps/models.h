@@ -1,0 +1,24 @@
+// The models the CLI can train, built by name from flags and the task they are trained on.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "apps/flags.h"
+#include "apps/tasks/task.h"
+#include "engine/rng.h"
+#include "nn/module.h"
+
+namespace apps {
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  // inputs as the task gives them (B, ...) -> (B, task.num_outputs())
+  virtual Tensor forward(const Tensor& inputs) = 0;
+  virtual nn::Module& module() = 0;
+};
+
+void add_model_flags(Flags& flags);
+std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::Rng& rng);
+
+}  // namespace apps

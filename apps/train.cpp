@@ -1,0 +1,279 @@
+#include "apps/train.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "apps/metrics_log.h"
+#include "apps/models.h"
+#include "apps/tasks/registry.h"
+#include "engine/check.h"
+#include "engine/cpu.h"
+#include "engine/tape.h"
+#include "engine/threads.h"
+#include "nn/optim.h"
+#include "ops/loss.h"
+#include "ops/shape_ops.h"
+
+namespace apps {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string format_duration(double s) {
+  const int64_t t = static_cast<int64_t>(s + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(t / 3600),
+                static_cast<long long>(t / 60 % 60), static_cast<long long>(t % 60));
+  return buf;
+}
+
+// Loss of a batch and the number of correct predictions in it.
+struct BatchOutcome {
+  Tensor loss;
+  int64_t correct = 0;
+};
+
+BatchOutcome score(const Task& task, const Tensor& outputs, const Tensor& targets) {
+  BatchOutcome r;
+  const int64_t B = outputs.dim(0);
+  if (task.objective() == Objective::classification) {
+    r.loss = ops::cross_entropy(outputs, targets);
+    const int64_t C = outputs.dim(-1);
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t best = 0;
+      for (int64_t c = 1; c < C; ++c)
+        if (outputs.at_flat(b * C + c) > outputs.at_flat(b * C + best)) best = c;
+      r.correct += best == targets.at_flat(b);
+    }
+  } else {
+    const Tensor prediction = ops::reshape(outputs, {B});
+    r.loss = ops::mse(prediction, targets);
+    for (int64_t b = 0; b < B; ++b)
+      r.correct += std::fabs(prediction.at_flat(b) - targets.at_flat(b)) < task.regression_tolerance();
+  }
+  return r;
+}
+
+EvalResult evaluate(Model& model, const Task& task, Split split, int64_t batch_size) {
+  engine::NoGradGuard no_grad;
+  model.module().eval();
+  EvalResult r;
+  double loss_sum = 0;
+  int64_t correct = 0;
+  const int64_t n = task.split_size(split);
+  for (int64_t first = 0; first < n; first += batch_size) {
+    const int64_t count = std::min(batch_size, n - first);
+    const Batch b = task.batch(split, first, count);
+    const BatchOutcome o = score(task, model.forward(b.inputs), b.targets);
+    loss_sum += o.loss.item() * static_cast<double>(count);
+    correct += o.correct;
+  }
+  model.module().train();
+  r.examples = n;
+  r.loss = loss_sum / static_cast<double>(std::max<int64_t>(n, 1));
+  r.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(n, 1));
+  return r;
+}
+
+std::unique_ptr<nn::Optimizer> make_optimizer(const Flags& f, nn::NamedTensors params) {
+  const std::string& name = f.get_string("optimizer");
+  const double wd = f.get_double("weight-decay");
+  LONGMIX_CHECK(wd >= 0, "--weight-decay must be >= 0, got " << wd);
+  if (name == "sgd") {
+    const double momentum = f.get_double("momentum");
+    LONGMIX_CHECK(momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got " << momentum);
+    return std::make_unique<nn::Sgd>(std::move(params), nn::SgdOptions{momentum, wd});
+  }
+  if (name == "adam" || name == "adamw") {
+    nn::AdamOptions o;
+    o.weight_decay = wd;
+    o.decoupled_weight_decay = name == "adamw";
+    return std::make_unique<nn::Adam>(std::move(params), o);
+  }
+  throw engine::Error("unknown optimizer '" + name + "' (available: adam, adamw, sgd)");
+}
+
+nn::LinearWarmupDecay make_schedule(const Flags& f, int64_t steps) {
+  const std::string& s = f.get_string("schedule");
+  LONGMIX_CHECK(s == "constant" || s == "linear",
+                "unknown schedule '" << s << "' (available: constant, linear)");
+  const int64_t warmup = f.get_int("warmup");
+  LONGMIX_CHECK(warmup >= 0 && warmup <= steps, "--warmup must be in [0, --steps], got " << warmup);
+  return nn::LinearWarmupDecay{f.get_double("lr"), warmup, steps, s == "linear"};
+}
+
+// One line of progress: rewritten in place on a terminal, a plain line otherwise.
+class Progress {
+ public:
+  Progress(bool quiet, int64_t total) : quiet_(quiet), tty_(isatty(STDOUT_FILENO)), total_(total) {}
+  void update(int64_t step, double loss, double acc, double lr, double seq_per_s, double eta) {
+    if (quiet_) return;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "step %lld/%lld  loss %.4f  acc %.3f  lr %.2e  %.1f seq/s  ETA %s",
+                  static_cast<long long>(step), static_cast<long long>(total_), loss, acc, lr,
+                  seq_per_s, format_duration(eta).c_str());
+    if (tty_)
+      std::cout << "\r\033[K" << line << std::flush;
+    else
+      std::cout << line << "\n" << std::flush;
+  }
+  void message(const std::string& text) {
+    if (quiet_) return;
+    if (tty_) std::cout << "\r\033[K";
+    std::cout << text << "\n" << std::flush;
+  }
+
+ private:
+  bool quiet_, tty_;
+  int64_t total_;
+};
+
+}  // namespace
+
+void add_train_flags(Flags& f) {
+  add_model_flags(f);
+  add_task_flags(f);
+  f.add_int("steps", 1500, "training steps");
+  f.add_int("batch", 64, "examples per step");
+  f.add_double("lr", 1e-3, "peak learning rate");
+  f.add_string("optimizer", "adam", "adam, adamw or sgd");
+  f.add_double("momentum", 0.9, "sgd momentum");
+  f.add_double("weight-decay", 0, "L2 (adam, sgd) or decoupled (adamw) weight decay");
+  f.add_string("schedule", "constant", "learning rate after warm-up: constant or linear (decay to 0)");
+  f.add_int("warmup", 0, "linear warm-up steps");
+  f.add_double("clip", 0, "clip the global gradient norm to this (0: off)");
+  f.add_int("seed", 0, "seed for data, initialization and dropout");
+  f.add_int("threads", 0, "threads for our kernels and oneDNN (0: OMP_NUM_THREADS or all cores)");
+  f.add_string("out", "", "run directory for metrics.jsonl and config.json (default runs/MODEL-TASK)");
+  f.add_int("eval-every", 500, "evaluate on the validation split every this many steps (0: only at the end)");
+  f.add_int("eval-batch", 256, "batch size for evaluation");
+  f.add_int("log-every", 100, "print and record training metrics every this many steps");
+}
+
+TrainResult train(const Flags& f, bool quiet) {
+  const int64_t steps = f.get_int("steps"), batch = f.get_int("batch");
+  const int64_t eval_every = f.get_int("eval-every"), eval_batch = f.get_int("eval-batch");
+  const int64_t log_every = f.get_int("log-every");
+  const double clip = f.get_double("clip");
+  LONGMIX_CHECK(steps >= 1, "--steps must be >= 1, got " << steps);
+  LONGMIX_CHECK(batch >= 1, "--batch must be >= 1, got " << batch);
+  LONGMIX_CHECK(f.get_double("lr") > 0, "--lr must be > 0, got " << f.get_double("lr"));
+  LONGMIX_CHECK(eval_every >= 0, "--eval-every must be >= 0, got " << eval_every);
+  LONGMIX_CHECK(eval_batch >= 1, "--eval-batch must be >= 1, got " << eval_batch);
+  LONGMIX_CHECK(log_every >= 1, "--log-every must be >= 1, got " << log_every);
+  LONGMIX_CHECK(clip >= 0, "--clip must be >= 0, got " << clip);
+  LONGMIX_CHECK(f.get_int("seed") >= 0, "--seed must be >= 0, got " << f.get_int("seed"));
+  engine::set_num_threads(static_cast<int>(f.get_int("threads")));
+
+  const std::unique_ptr<Task> task = make_task(f);
+  engine::Rng init_rng(engine::splitmix64(static_cast<uint64_t>(f.get_int("seed")) + 17));
+  const std::unique_ptr<Model> model = make_model(f, *task, init_rng);
+  nn::Module& module = model->module();
+  const auto optimizer = make_optimizer(f, module.named_parameters());
+  const nn::LinearWarmupDecay schedule = make_schedule(f, steps);
+
+  std::string out_dir = f.get_string("out");
+  if (out_dir.empty()) out_dir = "runs/" + f.get_string("model") + "-" + task->name();
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  LONGMIX_CHECK(!ec, "cannot create run directory " << out_dir << ": " << ec.message());
+  {
+    std::ofstream config(out_dir + "/config.json");
+    config << f.resolved_json() << "\n";
+    LONGMIX_CHECK(config.good(), "cannot write " << out_dir << "/config.json");
+  }
+  MetricsLog log(out_dir + "/metrics.jsonl");
+  Progress progress(quiet, steps);
+  progress.message("longmix train: model " + f.get_string("model") + " (" +
+                   std::to_string(module.num_parameters()) + " parameters), task " + task->name() +
+                   ", " + std::to_string(engine::num_threads()) + " threads, kernels " +
+                   engine::isa_name(engine::active_isa()) + ", run directory " + out_dir);
+
+  TrainResult result;
+  const Clock::time_point start = Clock::now();
+  double window_loss = 0;
+  int64_t window_correct = 0, window_steps = 0;
+  Clock::time_point window_start = start;
+  module.train();
+  for (int64_t step = 1; step <= steps; ++step) {
+    const Batch b = task->batch(Split::train, (step - 1) * batch, batch);
+    const double lr = schedule.lr(step - 1);
+    module.zero_grad();
+    const BatchOutcome o = score(*task, model->forward(b.inputs), b.targets);
+    const double loss = o.loss.item();
+    LONGMIX_CHECK(std::isfinite(loss), "training stopped: the loss is " << loss << " at step " << step
+                                                                        << " (try a lower --lr or --clip)");
+    engine::backward(o.loss);
+    const double grad_norm = clip > 0 ? nn::clip_grad_norm(optimizer->params(), clip) : 0;
+    optimizer->step(lr);
+
+    result.train_losses.push_back(loss);
+    window_loss += loss;
+    window_correct += o.correct;
+    ++window_steps;
+    if (step % log_every == 0 || step == steps) {
+      const double elapsed = seconds_since(start), window = seconds_since(window_start);
+      const double seq_per_s = static_cast<double>(window_steps * batch) / std::max(window, 1e-9);
+      const double mean_loss = window_loss / static_cast<double>(window_steps);
+      const double acc = static_cast<double>(window_correct) / static_cast<double>(window_steps * batch);
+      std::vector<std::pair<std::string, double>> values{
+          {"loss", mean_loss}, {"accuracy", acc}, {"lr", lr}, {"seq_per_s", seq_per_s},
+          {"elapsed_s", elapsed}};
+      if (clip > 0) values.emplace_back("grad_norm", grad_norm);
+      log.write("train", step, values);
+      progress.update(step, mean_loss, acc, lr, seq_per_s,
+                      elapsed / static_cast<double>(step) * static_cast<double>(steps - step));
+      window_loss = 0;
+      window_correct = window_steps = 0;
+      window_start = Clock::now();
+    }
+    if (eval_every > 0 && step % eval_every == 0 && step != steps) {
+      const EvalResult v = evaluate(*model, *task, Split::val, eval_batch);
+      log.write("val", step, {{"loss", v.loss}, {"accuracy", v.accuracy}});
+      char line[160];
+      std::snprintf(line, sizeof line, "val step %lld: loss %.4f accuracy %.4f",
+                    static_cast<long long>(step), v.loss, v.accuracy);
+      progress.message(line);
+    }
+  }
+  const EvalResult v = evaluate(*model, *task, Split::val, eval_batch);
+  log.write("val", steps, {{"loss", v.loss}, {"accuracy", v.accuracy}});
+  result.test = evaluate(*model, *task, Split::test, eval_batch);
+  result.seconds = seconds_since(start);
+  log.write("test", steps, {{"loss", result.test.loss}, {"accuracy", result.test.accuracy},
+                            {"examples", static_cast<double>(result.test.examples)},
+                            {"elapsed_s", result.seconds}});
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "test: loss %.4f accuracy %.4f on %lld examples (val accuracy %.4f) after %lld "
+                "steps in %.1f s",
+                result.test.loss, result.test.accuracy, static_cast<long long>(result.test.examples),
+                v.accuracy, static_cast<long long>(steps), result.seconds);
+  progress.message(line);
+  return result;
+}
+
+int train_main(int argc, const char* const* argv) {
+  Flags flags;
+  add_train_flags(flags);
+  flags.parse(argc, argv, 1);
+  if (flags.help_requested()) {
+    std::cout << "usage: longmix train [flags]\n\n" << flags.help_text();
+    return 0;
+  }
+  train(flags);
+  return 0;
+}
+
+}  // namespace apps

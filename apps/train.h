@@ -1,0 +1,29 @@
+// `longmix train`: the training loop shared by every model and task.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "apps/flags.h"
+
+namespace apps {
+
+void add_train_flags(Flags& flags);  // every flag of `longmix train`
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  int64_t examples = 0;
+};
+
+struct TrainResult {
+  std::vector<double> train_losses;  // one per step
+  EvalResult test;
+  double seconds = 0;
+};
+
+// Runs a whole training job as configured; prints progress to stdout unless quiet.
+TrainResult train(const Flags& flags, bool quiet = false);
+
+int train_main(int argc, const char* const* argv);  // argv[0] is "train"
+
+}  // namespace apps

@@ -1,0 +1,14 @@
+// Which SIMD kernels to run. Detected once from the CPU; LONGMIX_ISA=ref|avx2|avx512 forces a
+// variant (asking for one the CPU lacks is an error, never a silent fallback).
+#pragma once
+
+namespace engine {
+
+enum class Isa { ref, avx2, avx512 };
+
+const char* isa_name(Isa isa);
+bool cpu_supports(Isa isa);
+Isa detect_isa();   // the best the CPU supports
+Isa active_isa();   // detect_isa() or the LONGMIX_ISA override, decided once per process
+
+}  // namespace engine

@@ -1,0 +1,112 @@
+#include "engine/tape.h"
+
+#include <cstring>
+#include <memory>
+
+namespace engine {
+namespace {
+
+struct Node {
+  const char* op;
+  std::weak_ptr<TensorImpl> output;  // weak: an output nobody consumes has no gradient
+  std::vector<Tensor> inputs;
+  BackwardFn backward;
+};
+
+struct Tape {
+  std::vector<Node> nodes;
+  bool grad_mode = true;
+};
+
+Tape& tape() {
+  thread_local Tape t;
+  return t;
+}
+
+void add_into(Tensor& dst, const Tensor& src) {
+  dispatch_float(dst.dtype(), "backward", [&](auto zero) {
+    using T = decltype(zero);
+    T* d = dst.data<T>();
+    const T* s = src.data<T>();
+    for (int64_t i = 0; i < dst.numel(); ++i) d[i] += s[i];
+  });
+}
+
+}  // namespace
+
+Tensor Grads::at(int i) {
+  TensorImpl& impl = inputs_[static_cast<size_t>(i)].impl();
+  if (!impl.grad) impl.grad = Tensor::zeros(impl.shape, impl.dtype).impl_ptr();
+  return Tensor(impl.grad);
+}
+
+bool grad_enabled() { return tape().grad_mode; }
+
+bool any_requires_grad(std::initializer_list<Tensor> inputs) {
+  for (const Tensor& t : inputs)
+    if (t.requires_grad()) return true;
+  return false;
+}
+
+void record(const char* op, Tensor& out, std::vector<Tensor> inputs, BackwardFn backward_fn) {
+  Tape& t = tape();
+  if (!t.grad_mode) return;
+  bool any = false;
+  for (const Tensor& in : inputs) any = any || in.requires_grad();
+  if (!any) return;
+  out.impl().requires_grad = true;
+  out.impl().produced_by_op = true;
+  t.nodes.push_back(Node{op, out.impl_ptr(), std::move(inputs), std::move(backward_fn)});
+}
+
+void backward(const Tensor& loss) {
+  LONGMIX_CHECK(loss.numel() == 1, "backward: the loss must have one element, got shape "
+                                       << loss.shape() << " (pass an output gradient instead)");
+  backward(loss, Tensor::full(loss.shape(), 1.0, loss.dtype()));
+}
+
+void backward(const Tensor& output, const Tensor& output_grad) {
+  LONGMIX_CHECK(output.requires_grad(),
+                "backward: the output " << output.shape()
+                                        << " does not require a gradient (nothing recorded it)");
+  LONGMIX_CHECK(output_grad.shape() == output.shape() && output_grad.dtype() == output.dtype(),
+                "backward: output gradient " << output_grad.shape() << " "
+                                             << dtype_name(output_grad.dtype()) << " vs output "
+                                             << output.shape() << " "
+                                             << dtype_name(output.dtype()));
+  TensorImpl& root = output.impl();
+  if (root.grad) {
+    Tensor g(root.grad);
+    add_into(g, output_grad);
+  } else {
+    root.grad = output_grad.clone().impl_ptr();
+  }
+
+  Tape& t = tape();
+  std::vector<Node> nodes;
+  nodes.swap(t.nodes);  // ops run inside backward closures must not append to this tape
+  NoGradGuard no_grad;
+  // Pin every output still alive: a consumer node, released below once it has run, may hold
+  // the only reference to an intermediate whose gradient its producer has yet to read.
+  std::vector<std::shared_ptr<TensorImpl>> outputs(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) outputs[i] = nodes[i].output.lock();
+  for (size_t i = nodes.size(); i-- > 0;) {
+    Node* it = &nodes[i];
+    std::shared_ptr<TensorImpl> out = std::move(outputs[i]);
+    if (out && out->grad) {
+      const Tensor dout(out->grad);
+      Grads grads(it->inputs);
+      it->backward(dout, grads);
+      if (out->produced_by_op) out->grad.reset();  // intermediate: its gradient is consumed
+    }
+    *it = Node{};  // release inputs and saved tensors as early as possible
+  }
+}
+
+void clear_tape() { tape().nodes.clear(); }
+size_t tape_size() { return tape().nodes.size(); }
+
+NoGradGuard::NoGradGuard() : previous_(tape().grad_mode) { tape().grad_mode = false; }
+NoGradGuard::~NoGradGuard() { tape().grad_mode = previous_; }
+
+}  // namespace engine

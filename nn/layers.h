@@ -1,0 +1,71 @@
+// The basic layers: Linear, GELU, LayerNorm, Embedding, Dropout, MLP.
+#pragma once
+#include <cstdint>
+
+#include "engine/rng.h"
+#include "nn/module.h"
+
+namespace nn {
+
+class Linear : public Module {
+ public:
+  Linear(int64_t in, int64_t out, engine::Rng& rng, bool bias = true);
+  Tensor forward(const Tensor& x) const;  // (..., in) -> (..., out)
+  int64_t in_features() const { return weight_.dim(1); }
+  int64_t out_features() const { return weight_.dim(0); }
+
+ private:
+  Tensor weight_;  // (out, in)
+  Tensor bias_;    // (out), or undefined
+};
+
+class Gelu : public Module {
+ public:
+  Tensor forward(const Tensor& x) const;
+};
+
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(int64_t dim, double eps = 1e-5);
+  Tensor forward(const Tensor& x) const;  // over the last axis
+
+ private:
+  Tensor gamma_, beta_;
+  double eps_;
+};
+
+class Embedding : public Module {
+ public:
+  Embedding(int64_t vocab, int64_t dim, engine::Rng& rng);  // N(0, 1), as torch.nn.Embedding
+  Tensor forward(const Tensor& ids) const;                  // int32 (...) -> (..., dim)
+
+ private:
+  Tensor weight_;  // (vocab, dim)
+};
+
+// Each call draws a fresh mask seed from the module's own generator; the seed stream is part
+// of the training state (checkpoints save it), so a resumed run drops the same elements.
+class Dropout : public Module {
+ public:
+  Dropout(double p, uint64_t seed);
+  Tensor forward(const Tensor& x);
+  engine::Rng& rng() { return rng_; }
+
+ private:
+  double p_;
+  engine::Rng rng_;
+};
+
+// Linear(in, hidden) - GELU - Linear(hidden, out).
+class Mlp : public Module {
+ public:
+  Mlp(int64_t in, int64_t hidden, int64_t out, engine::Rng& rng);
+  Tensor forward(const Tensor& x) const;
+
+ private:
+  Linear fc1_;
+  Gelu act_;
+  Linear fc2_;
+};
+
+}  // namespace nn

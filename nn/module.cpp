@@ -1,0 +1,58 @@
+#include "nn/module.h"
+
+#include "engine/check.h"
+
+namespace nn {
+
+void Module::register_parameter(const std::string& name, Tensor& parameter) {
+  LONGMIX_CHECK(parameter.defined(), "register_parameter: '" << name << "' is undefined");
+  for (const auto& [n, t] : parameters_)
+    LONGMIX_CHECK(n != name, "register_parameter: '" << name << "' is registered twice");
+  parameter.set_requires_grad(true);
+  parameters_.emplace_back(name, parameter);
+}
+
+void Module::register_module(const std::string& name, Module& child) {
+  for (const auto& [n, m] : children_)
+    LONGMIX_CHECK(n != name, "register_module: '" << name << "' is registered twice");
+  children_.emplace_back(name, &child);
+}
+
+void Module::collect(const std::string& prefix,
+                     std::vector<std::pair<std::string, Tensor>>& out) const {
+  for (const auto& [name, t] : parameters_) out.emplace_back(prefix + name, t);
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  collect("", out);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [name, t] : named_parameters()) out.push_back(t);
+  return out;
+}
+
+int64_t Module::num_parameters() const {
+  int64_t n = 0;
+  for (const auto& [name, t] : named_parameters()) n += t.numel();
+  return n;
+}
+
+void Module::zero_grad() {
+  for (auto& [name, t] : named_parameters()) t.zero_grad();
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+void Module::to(engine::DType dtype) {
+  for (auto& [name, t] : named_parameters()) t.convert_in_place(dtype);
+}
+
+}  // namespace nn

@@ -1,0 +1,46 @@
+// Module: a tree of named parameters. Names are dotted paths ("layers.1.mlp.0.weight"), so
+// optimizers and checkpoints key their state by name, never by position.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace nn {
+
+using engine::Tensor;
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  Module(const Module&) = delete;  // children are registered by address: never copy or move
+  Module& operator=(const Module&) = delete;
+
+  std::vector<std::pair<std::string, Tensor>> named_parameters() const;
+  std::vector<Tensor> parameters() const;
+  int64_t num_parameters() const;  // total element count
+  void zero_grad();
+
+  // Training mode switches dropout on; eval mode makes it the identity.
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool training() const { return training_; }
+
+  // Converts every parameter in place (float64 for gradient checks).
+  void to(engine::DType dtype);
+
+ protected:
+  // The parameter handle is shared with the caller's member, so updates are seen by both.
+  void register_parameter(const std::string& name, Tensor& parameter);
+  void register_module(const std::string& name, Module& child);
+
+ private:
+  void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
+  std::vector<std::pair<std::string, Tensor>> parameters_;
+  std::vector<std::pair<std::string, Module*>> children_;
+  bool training_ = true;
+};
+
+}  // namespace nn

@@ -1,0 +1,170 @@
+#include "ops/elementwise.h"
+
+#include "engine/parallel.h"
+#include "engine/tape.h"
+#include "ops/binary_kernels.h"
+#include "ops/column_sum.h"
+
+namespace ops {
+namespace {
+
+using engine::Grads;
+
+constexpr int64_t kGrain = 1 << 14;  // elements per parallel chunk
+
+const char* op_name(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::add: return "add";
+    case BinaryOp::sub: return "sub";
+    case BinaryOp::mul: return "mul";
+    case BinaryOp::div: return "div";
+  }
+  return "?";
+}
+
+template <class T>
+inline T apply(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::add: return a + b;
+    case BinaryOp::sub: return a - b;
+    case BinaryOp::mul: return a * b;
+    case BinaryOp::div: return a / b;
+  }
+  return 0;
+}
+
+// Whether b's shape is a trailing suffix of a's shape.
+bool is_trailing(const engine::Shape& a, const engine::Shape& b) {
+  if (b.ndim() > a.ndim()) return false;
+  for (int i = 1; i <= b.ndim(); ++i)
+    if (a[a.ndim() - i] != b[b.ndim() - i]) return false;
+  return true;
+}
+
+// (rows, cols): b is read as b[j % cols]; cols == 1 for a scalar b.
+struct Broadcast {
+  int64_t rows, cols;
+};
+
+Broadcast broadcast_or_throw(BinaryOp op, const Tensor& a, const Tensor& b) {
+  engine::check_float(a, op_name(op), "a");
+  engine::check_float(b, op_name(op), "b");
+  LONGMIX_CHECK(a.dtype() == b.dtype(), op_name(op) << ": dtypes differ, a " << a.shape() << " "
+                                                    << engine::dtype_name(a.dtype()) << " vs b "
+                                                    << b.shape() << " "
+                                                    << engine::dtype_name(b.dtype()));
+  LONGMIX_CHECK(b.numel() == 1 || is_trailing(a.shape(), b.shape()),
+                op_name(op) << ": cannot broadcast b " << b.shape() << " to a " << a.shape()
+                            << " (b must match a, be a scalar, or match a's trailing dims)");
+  const int64_t cols = b.numel();
+  return {cols == 0 ? 0 : a.numel() / cols, cols};
+}
+
+template <class T>
+void forward(BinaryOp op, Broadcast bc, const T* a, const T* b, T* out) {
+  const int64_t n = bc.rows * bc.cols;
+  if constexpr (std::is_same_v<T, float>) {
+    const BinaryKernels& k = binary_kernels();
+    if (bc.cols == 1) {
+      engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+        k.vector_scalar(op, i1 - i0, a + i0, b[0], out + i0);
+      });
+    } else if (bc.rows == 1) {
+      engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+        k.vector_vector(op, i1 - i0, a + i0, b + i0, out + i0);
+      });
+    } else {
+      const int64_t row_grain = std::max<int64_t>(1, kGrain / bc.cols);
+      engine::parallel_for(bc.rows, row_grain, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          k.vector_vector(op, bc.cols, a + r * bc.cols, b, out + r * bc.cols);
+      });
+    }
+  } else {
+    engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) out[i] = apply(op, a[i], b[i % bc.cols]);
+    });
+  }
+}
+
+// Gradients. For a broadcast b, the per-element contributions are summed over rows.
+template <class T>
+void backward(BinaryOp op, Broadcast bc, const T* dout, const T* a, const T* b, Grads& g,
+              Tensor& ga_t, Tensor& gb_t) {
+  const int64_t n = bc.rows * bc.cols;
+  if (g.needs(0)) {
+    T* ga = ga_t.data<T>();
+    engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const T bj = b[i % bc.cols];
+        ga[i] += op == BinaryOp::mul ? dout[i] * bj : op == BinaryOp::div ? dout[i] / bj : dout[i];
+      }
+    });
+  }
+  if (g.needs(1)) {
+    T* gb = gb_t.data<T>();
+    auto contribution = [&](int64_t i) -> T {
+      const T bj = b[i % bc.cols];
+      switch (op) {
+        case BinaryOp::add: return dout[i];
+        case BinaryOp::sub: return -dout[i];
+        case BinaryOp::mul: return dout[i] * a[i];
+        case BinaryOp::div: return -dout[i] * a[i] / (bj * bj);
+      }
+      return 0;
+    };
+    if (bc.rows == 1) {
+      engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) gb[i] += contribution(i);
+      });
+    } else if (bc.cols == 1) {
+      // A scalar b: fixed chunks, each summed serially, the partial sums added in order.
+      accumulate_column_sums<T>(engine::num_chunks(n, kGrain), 1, gb, [&](int64_t c, T* acc) {
+        const int64_t i1 = std::min(n, (c + 1) * kGrain);
+        for (int64_t i = c * kGrain; i < i1; ++i) acc[0] += contribution(i);
+      });
+    } else {
+      accumulate_column_sums<T>(bc.rows, bc.cols, gb, [&](int64_t r, T* acc) {
+        for (int64_t j = 0; j < bc.cols; ++j) acc[j] += contribution(r * bc.cols + j);
+      });
+    }
+  }
+}
+
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+  const Broadcast bc = broadcast_or_throw(op, a, b);
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  engine::dispatch_float(a.dtype(), op_name(op), [&](auto zero) {
+    using T = decltype(zero);
+    forward<T>(op, bc, a.data<T>(), b.data<T>(), out.data<T>());
+  });
+  engine::record(op_name(op), out, {a, b}, [op, bc, a, b](const Tensor& dout, Grads& g) {
+    Tensor ga = g.needs(0) ? g.at(0) : Tensor();
+    Tensor gb = g.needs(1) ? g.at(1) : Tensor();
+    engine::dispatch_float(dout.dtype(), op_name(op), [&](auto zero) {
+      using T = decltype(zero);
+      backward<T>(op, bc, dout.data<T>(), a.data<T>(), b.data<T>(), g, ga, gb);
+    });
+  });
+  return out;
+}
+
+Tensor scalar_tensor(double s, engine::DType dtype) { return Tensor::full({1}, s, dtype); }
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryOp::add, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::sub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::mul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary(BinaryOp::div, a, b); }
+
+Tensor add(const Tensor& a, double s) {
+  engine::check_float(a, "add", "a");
+  return binary(BinaryOp::add, a, scalar_tensor(s, a.dtype()));
+}
+Tensor mul(const Tensor& a, double s) {
+  engine::check_float(a, "mul", "a");
+  return binary(BinaryOp::mul, a, scalar_tensor(s, a.dtype()));
+}
+
+}  // namespace ops

@@ -1,0 +1,84 @@
+#include "ops/layernorm.h"
+
+#include <cmath>
+
+#include "engine/parallel.h"
+#include "engine/tape.h"
+#include "ops/column_sum.h"
+
+namespace ops {
+
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
+  engine::check_float(x, "layer_norm", "x");
+  engine::check_float(gamma, "layer_norm", "gamma");
+  engine::check_float(beta, "layer_norm", "beta");
+  LONGMIX_CHECK(x.ndim() >= 1 && gamma.ndim() == 1 && beta.ndim() == 1 &&
+                    gamma.dim(0) == x.dim(-1) && beta.dim(0) == x.dim(-1),
+                "layer_norm: x " << x.shape() << ", gamma " << gamma.shape() << " and beta "
+                                 << beta.shape() << " do not match (gamma, beta: (x.dim(-1)))");
+  LONGMIX_CHECK(x.dtype() == gamma.dtype() && x.dtype() == beta.dtype(),
+                "layer_norm: x, gamma and beta must share a dtype");
+  const int64_t D = x.dim(-1), rows = x.numel() / std::max<int64_t>(D, 1);
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  Tensor stats = Tensor::empty({rows, 2}, x.dtype());  // mean, 1/std per row
+  const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(D, 1));
+  engine::dispatch_float(x.dtype(), "layer_norm", [&](auto zero) {
+    using T = decltype(zero);
+    const T *xp = x.data<T>(), *gp = gamma.data<T>(), *bp = beta.data<T>();
+    T* yp = y.data<T>();
+    T* st = stats.data<T>();
+    engine::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T* xr = xp + r * D;
+        T mu = 0;
+        for (int64_t j = 0; j < D; ++j) mu += xr[j];
+        mu /= static_cast<T>(D);
+        T var = 0;
+        for (int64_t j = 0; j < D; ++j) var += (xr[j] - mu) * (xr[j] - mu);
+        var /= static_cast<T>(D);
+        const T rstd = T(1) / std::sqrt(var + static_cast<T>(eps));
+        st[2 * r] = mu;
+        st[2 * r + 1] = rstd;
+        for (int64_t j = 0; j < D; ++j) yp[r * D + j] = (xr[j] - mu) * rstd * gp[j] + bp[j];
+      }
+    });
+  });
+  engine::record("layer_norm", y, {x, gamma, beta},
+                 [x, gamma, stats, rows, D, grain](const Tensor& dy, engine::Grads& g) {
+    engine::dispatch_float(dy.dtype(), "layer_norm", [&](auto zero) {
+      using T = decltype(zero);
+      const T *xp = x.data<T>(), *gp = gamma.data<T>(), *dyp = dy.data<T>(), *st = stats.data<T>();
+      if (g.needs(0)) {
+        T* dx = g.at(0).data<T>();
+        engine::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+          for (int64_t r = r0; r < r1; ++r) {
+            const T mu = st[2 * r], rstd = st[2 * r + 1];
+            const T *xr = xp + r * D, *dyr = dyp + r * D;
+            T mean_dxhat = 0, mean_dxhat_xhat = 0;
+            for (int64_t j = 0; j < D; ++j) {
+              const T dxhat = dyr[j] * gp[j];
+              mean_dxhat += dxhat;
+              mean_dxhat_xhat += dxhat * (xr[j] - mu) * rstd;
+            }
+            mean_dxhat /= static_cast<T>(D);
+            mean_dxhat_xhat /= static_cast<T>(D);
+            for (int64_t j = 0; j < D; ++j) {
+              const T xhat = (xr[j] - mu) * rstd;
+              dx[r * D + j] += rstd * (dyr[j] * gp[j] - mean_dxhat - xhat * mean_dxhat_xhat);
+            }
+          }
+        });
+      }
+      if (g.needs(1)) {
+        accumulate_column_sums<T>(rows, D, g.at(1).data<T>(), [&](int64_t r, T* acc) {
+          const T mu = st[2 * r], rstd = st[2 * r + 1];
+          for (int64_t j = 0; j < D; ++j) acc[j] += dyp[r * D + j] * (xp[r * D + j] - mu) * rstd;
+        });
+      }
+      if (g.needs(2)) accumulate_column_sums<T>(rows, D, dyp, g.at(2).data<T>());
+    });
+  });
+  return y;
+}
+
+}  // namespace ops

@@ -1,0 +1,14 @@
+// Sums and means over one axis (the axis is removed), and over all elements (a 1-element tensor).
+#pragma once
+#include "engine/tensor.h"
+
+namespace ops {
+
+using engine::Tensor;
+
+Tensor sum(const Tensor& x, int axis);
+Tensor mean(const Tensor& x, int axis);
+Tensor sum_all(const Tensor& x);   // shape (1)
+Tensor mean_all(const Tensor& x);  // shape (1)
+
+}  // namespace ops

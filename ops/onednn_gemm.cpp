@@ -1,6 +1,7 @@
 // The only file that includes oneDNN. One matmul primitive per GEMM shape, created on first
 // use and kept, together with its memory objects, so a training step creates none.
 #include <oneapi/dnnl/dnnl.hpp>
+#include <omp.h>
 
 #include <cstring>
 #include <map>
@@ -14,7 +15,9 @@ namespace ops {
 namespace {
 
 using dnnl::memory;
-using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, bool, bool>;
+// (batch, M, N, K, trans_a, trans_b, accumulate, bias, threads): oneDNN fixes a primitive's
+// thread count when it is created, so a primitive made for 1 thread is never reused for 2.
+using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, bool, bool, int>;
 
 struct Cached {
   dnnl::matmul primitive;
@@ -74,7 +77,8 @@ void onednn_sgemm(const GemmShape& s, const float* A, const float* B, float* C, 
   }
   // Thread-local: a cached entry's memory objects get new data handles on every call.
   thread_local std::map<Key, Cached> cache;
-  const Key key{s.batch, s.M, s.N, s.K, s.trans_a, s.trans_b, accumulate, bias != nullptr};
+  const Key key{s.batch, s.M, s.N, s.K, s.trans_a, s.trans_b, accumulate, bias != nullptr,
+                omp_get_max_threads()};
   auto it = cache.find(key);
   if (it == cache.end()) it = cache.emplace(key, make(s, accumulate, bias != nullptr)).first;
   Cached& c = it->second;

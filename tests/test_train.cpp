@@ -1,0 +1,130 @@
+// The training CLI: learning, metrics.jsonl, flags and errors, thread-count independence.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "apps/flags.h"
+#include "apps/train.h"
+#include "engine/check.h"
+#include "engine/threads.h"
+
+namespace {
+
+std::string temp_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("longmix_test_" + name);
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+apps::Flags train_flags(std::initializer_list<std::pair<const char*, std::string>> overrides) {
+  apps::Flags f;
+  apps::add_train_flags(f);
+  for (const auto& [k, v] : overrides) f.set(k, v);
+  return f;
+}
+
+TEST(Train, MlpLearnsTheTeacherTask) {
+  // Chance is 25%; a fixed budget of 1500 steps must reach 75% test accuracy and a loss
+  // well under ln(4) = 1.386.
+  const std::string out = temp_dir("learn");
+  const auto r = apps::train(train_flags({{"out", out}, {"steps", "1500"}}), true);
+  EXPECT_GT(r.test.accuracy, 0.75);
+  EXPECT_LT(r.test.loss, 0.6);
+  EXPECT_EQ(r.train_losses.size(), 1500u);
+}
+
+TEST(Train, WritesMetricsJsonlAndConfig) {
+  const std::string out = temp_dir("metrics");
+  apps::train(train_flags({{"out", out}, {"steps", "20"}, {"log-every", "10"}, {"eval-every", "10"}}), true);
+  std::ifstream in(out + "/metrics.jsonl");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 5u);  // train 10, val 10, train 20, val 20, test 20
+  EXPECT_EQ(lines[0].rfind("{\"split\":\"train\",\"step\":10,\"loss\":", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[1].rfind("{\"split\":\"val\",\"step\":10,\"loss\":", 0), 0u) << lines[1];
+  EXPECT_NE(lines[4].find("\"split\":\"test\""), std::string::npos);
+  EXPECT_NE(lines[4].find("\"accuracy\":"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(out + "/config.json"));
+}
+
+TEST(Train, LossesDoNotDependOnTheThreadCount) {
+  std::vector<std::vector<double>> runs;
+  for (int threads : {1, 2}) {
+    const auto r = apps::train(train_flags({{"out", temp_dir("threads")}, {"steps", "30"},
+                                            {"threads", std::to_string(threads)}, {"batch", "512"}}),
+                               true);
+    runs.push_back(r.train_losses);
+  }
+  engine::set_num_threads(2);
+  EXPECT_EQ(runs[0], runs[1]);  // bitwise
+}
+
+TEST(Train, SameSeedSameRunDifferentSeedDifferentRun) {
+  auto run = [](const char* seed) {
+    return apps::train(train_flags({{"out", temp_dir("seed")}, {"steps", "5"}, {"seed", seed}}), true)
+        .train_losses;
+  };
+  EXPECT_EQ(run("3"), run("3"));
+  EXPECT_NE(run("3"), run("4"));
+}
+
+template <class Body>
+std::string error_of(Body body) {
+  try {
+    body();
+  } catch (const engine::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Flags, UnknownFlagsAndBadValuesAreNamed) {
+  apps::Flags f;
+  apps::add_train_flags(f);
+  const char* argv1[] = {"train", "--stepz", "3"};
+  EXPECT_NE(error_of([&] { f.parse(3, argv1, 1); }).find("unknown flag --stepz"), std::string::npos);
+  const char* argv2[] = {"train", "--steps", "3x"};
+  EXPECT_NE(error_of([&] { f.parse(3, argv2, 1); }).find("--steps: expected an integer, got '3x'"),
+            std::string::npos);
+  const char* argv3[] = {"train", "--lr"};
+  EXPECT_NE(error_of([&] { f.parse(2, argv3, 1); }).find("--lr needs a value"), std::string::npos);
+  const char* argv4[] = {"train", "--lr=nan"};
+  EXPECT_NE(error_of([&] { f.parse(2, argv4, 1); }).find("finite"), std::string::npos);
+}
+
+TEST(Flags, ParsesBothFormsAndBareBooleans) {
+  apps::Flags f;
+  f.add_int("steps", 1, "");
+  f.add_double("lr", 0.1, "");
+  f.add_bool("verbose", false, "");
+  const char* argv[] = {"x", "--steps", "7", "--lr=0.5", "--verbose"};
+  f.parse(5, argv, 1);
+  EXPECT_EQ(f.get_int("steps"), 7);
+  EXPECT_DOUBLE_EQ(f.get_double("lr"), 0.5);
+  EXPECT_TRUE(f.get_bool("verbose"));
+  EXPECT_TRUE(f.was_set("lr"));
+}
+
+TEST(Train, BadValuesAreRefusedBeforeTraining) {
+  EXPECT_NE(error_of([] { apps::train(train_flags({{"steps", "0"}}), true); }).find("--steps must be >= 1"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { apps::train(train_flags({{"model", "gpt"}}), true); }).find("unknown model 'gpt'"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { apps::train(train_flags({{"task", "mnist"}}), true); }).find("unknown task 'mnist'"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { apps::train(train_flags({{"threads", "-2"}}), true); }).find("thread count"),
+            std::string::npos);
+}
+
+TEST(Train, DivergenceStopsWithAMessageNamingTheStep) {
+  const std::string msg = error_of([] {
+    apps::train(train_flags({{"out", temp_dir("nan")}, {"lr", "1e30"}, {"optimizer", "sgd"},
+                             {"steps", "50"}}),
+                true);
+  });
+  EXPECT_NE(msg.find("training stopped: the loss is"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("at step"), std::string::npos) << msg;
+}
+
+}  // namespace

@@ -1,0 +1,56 @@
+// The Paramixer sparse product (SPEC 1.2) on raw row-major buffers, one variant per ISA:
+//   out[b,i,:] = sum_k w[b,i,k] * v[b, (i + o_k) mod N, :]      w (B,N,L), v and out (B,N,D)
+// Offsets arrive normalized to [0, N). Forward overwrites `out`; backward kernels ACCUMULATE.
+// Every variant splits work over the rows it writes (no atomics): results do not depend on
+// the thread count. No allocation, no tape.
+#pragma once
+#include <cstdint>
+
+namespace ops {
+
+struct MixDims {
+  int64_t B, N, L, D;
+};
+
+struct MixKernels {
+  void (*forward)(const MixDims& d, const int64_t* offsets, const float* w, const float* v,
+                  float* out);
+  // dw[b,i,k] += < dout[b,i,:], v[b, (i + o_k) mod N, :] >
+  void (*backward_w)(const MixDims& d, const int64_t* offsets, const float* dout, const float* v,
+                     float* dw);
+  // dv[b,j,:] += sum_k w[b,s,k] * dout[b,s,:],  s = (j - o_k) mod N   (a gather over j)
+  void (*backward_v)(const MixDims& d, const int64_t* offsets, const float* dout, const float* w,
+                     float* dv);
+  const char* name;
+};
+
+MixKernels mix_kernels_ref();
+MixKernels mix_kernels_avx2();
+MixKernels mix_kernels_avx512();
+const MixKernels& mix_kernels();  // the variant for engine::active_isa()
+
+// The scalar reference for any element type (float64 gradient checks use double).
+template <class T>
+void mix_forward_ref(const MixDims& d, const int64_t* offsets, const T* w, const T* v, T* out);
+template <class T>
+void mix_backward_w_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* v, T* dw);
+template <class T>
+void mix_backward_v_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* w, T* dv);
+
+// Row i's k-th source row, and the row whose k-th source is j. Offsets are in [0, n).
+static inline int64_t mix_src(int64_t i, int64_t offset, int64_t n) {
+  const int64_t s = i + offset;
+  return s >= n ? s - n : s;
+}
+static inline int64_t mix_dst(int64_t j, int64_t offset, int64_t n) {
+  const int64_t s = j - offset;
+  return s < 0 ? s + n : s;
+}
+
+// Rows per parallel chunk: enough work per chunk to amortize scheduling.
+static inline int64_t mix_row_grain(const MixDims& d) {
+  const int64_t work = (d.L + 1) * (d.D + 1);
+  return work >= 4096 ? 1 : 4096 / work;
+}
+
+}  // namespace ops

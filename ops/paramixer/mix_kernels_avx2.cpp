@@ -1,0 +1,97 @@
+// AVX2 sparse product: 8-float vectors, up to four accumulators (32 columns) per pass, and a
+// scalar tail for the columns past the last full vector.
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "engine/parallel.h"
+#include "ops/paramixer/mix_kernels.h"
+
+namespace ops {
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// o[c0 .. c0+8*NV) (all full vectors) = sum_k coef(k) * row(k)[c0 ..]
+template <int NV, class Coef, class Row>
+inline void weighted_vectors(int64_t L, int64_t c0, Coef coef, Row row, float* o, bool accumulate) {
+  __m256 acc[NV];
+  for (int c = 0; c < NV; ++c) acc[c] = accumulate ? _mm256_loadu_ps(o + c0 + 8 * c) : _mm256_setzero_ps();
+  for (int64_t k = 0; k < L; ++k) {
+    const __m256 wk = _mm256_set1_ps(coef(k));
+    const float* src = row(k) + c0;
+    for (int c = 0; c < NV; ++c) acc[c] = _mm256_fmadd_ps(wk, _mm256_loadu_ps(src + 8 * c), acc[c]);
+  }
+  for (int c = 0; c < NV; ++c) _mm256_storeu_ps(o + c0 + 8 * c, acc[c]);
+}
+
+template <class Coef, class Row>
+inline void weighted_row(int64_t L, int64_t D, Coef coef, Row row, float* o, bool accumulate) {
+  int64_t c0 = 0;
+  for (; c0 + 32 <= D; c0 += 32) weighted_vectors<4>(L, c0, coef, row, o, accumulate);
+  const int64_t full = (D - c0) / 8;
+  if (full == 3) weighted_vectors<3>(L, c0, coef, row, o, accumulate);
+  if (full == 2) weighted_vectors<2>(L, c0, coef, row, o, accumulate);
+  if (full == 1) weighted_vectors<1>(L, c0, coef, row, o, accumulate);
+  c0 += 8 * full;
+  for (int64_t c = c0; c < D; ++c) {  // scalar tail, same order of terms
+    float s = accumulate ? o[c] : 0.f;
+    for (int64_t k = 0; k < L; ++k) s = std::fma(coef(k), row(k)[c], s);
+    o[c] = s;
+  }
+}
+
+void forward(const MixDims& d, const int64_t* offsets, const float* w, const float* v, float* out) {
+  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / d.N, i = r % d.N;
+      const float* vb = v + b * d.N * d.D;
+      const float* wr = w + r * d.L;
+      weighted_row(
+          d.L, d.D, [&](int64_t k) { return wr[k]; },
+          [&](int64_t k) { return vb + mix_src(i, offsets[k], d.N) * d.D; }, out + r * d.D, false);
+    }
+  });
+}
+
+void backward_w(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, float* dw) {
+  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / d.N, i = r % d.N;
+      const float* g = dout + r * d.D;
+      for (int64_t k = 0; k < d.L; ++k) {
+        const float* src = v + (b * d.N + mix_src(i, offsets[k], d.N)) * d.D;
+        __m256 acc = _mm256_setzero_ps();
+        int64_t c = 0;
+        for (; c + 8 <= d.D; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(g + c), _mm256_loadu_ps(src + c), acc);
+        float dot = hsum(acc);
+        for (; c < d.D; ++c) dot += g[c] * src[c];
+        dw[r * d.L + k] += dot;
+      }
+    }
+  });
+}
+
+void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, const float* w, float* dv) {
+  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / d.N, j = r % d.N;
+      const int64_t base = b * d.N;
+      weighted_row(
+          d.L, d.D, [&](int64_t k) { return w[(base + mix_dst(j, offsets[k], d.N)) * d.L + k]; },
+          [&](int64_t k) { return dout + (base + mix_dst(j, offsets[k], d.N)) * d.D; },
+          dv + r * d.D, true);
+    }
+  });
+}
+
+}  // namespace
+
+MixKernels mix_kernels_avx2() { return {forward, backward_w, backward_v, "avx2"}; }
+
+}  // namespace ops

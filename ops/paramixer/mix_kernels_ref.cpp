@@ -1,0 +1,68 @@
+// Scalar reference of the sparse product: the semantics every SIMD variant is tested against,
+// and the float64 path of the gradient checks. No ISA flags.
+#include "engine/parallel.h"
+#include "ops/paramixer/mix_kernels.h"
+
+namespace ops {
+
+template <class T>
+void mix_forward_ref(const MixDims& d, const int64_t* offsets, const T* w, const T* v, T* out) {
+  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / d.N, i = r % d.N;
+      const T* vb = v + b * d.N * d.D;
+      T* o = out + r * d.D;
+      for (int64_t c = 0; c < d.D; ++c) o[c] = 0;
+      for (int64_t k = 0; k < d.L; ++k) {
+        const T wk = w[r * d.L + k];
+        const T* src = vb + mix_src(i, offsets[k], d.N) * d.D;
+        for (int64_t c = 0; c < d.D; ++c) o[c] += wk * src[c];
+      }
+    }
+  });
+}
+
+template <class T>
+void mix_backward_w_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* v, T* dw) {
+  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / d.N, i = r % d.N;
+      const T* g = dout + r * d.D;
+      for (int64_t k = 0; k < d.L; ++k) {
+        const T* src = v + (b * d.N + mix_src(i, offsets[k], d.N)) * d.D;
+        T dot = 0;
+        for (int64_t c = 0; c < d.D; ++c) dot += g[c] * src[c];
+        dw[r * d.L + k] += dot;
+      }
+    }
+  });
+}
+
+template <class T>
+void mix_backward_v_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* w, T* dv) {
+  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / d.N, j = r % d.N;
+      T* o = dv + r * d.D;
+      for (int64_t k = 0; k < d.L; ++k) {
+        const int64_t s = b * d.N + mix_dst(j, offsets[k], d.N);
+        const T wk = w[s * d.L + k];
+        const T* g = dout + s * d.D;
+        for (int64_t c = 0; c < d.D; ++c) o[c] += wk * g[c];
+      }
+    }
+  });
+}
+
+template void mix_forward_ref<float>(const MixDims&, const int64_t*, const float*, const float*, float*);
+template void mix_forward_ref<double>(const MixDims&, const int64_t*, const double*, const double*, double*);
+template void mix_backward_w_ref<float>(const MixDims&, const int64_t*, const float*, const float*, float*);
+template void mix_backward_w_ref<double>(const MixDims&, const int64_t*, const double*, const double*, double*);
+template void mix_backward_v_ref<float>(const MixDims&, const int64_t*, const float*, const float*, float*);
+template void mix_backward_v_ref<double>(const MixDims&, const int64_t*, const double*, const double*, double*);
+
+MixKernels mix_kernels_ref() {
+  return {mix_forward_ref<float>, mix_backward_w_ref<float>, mix_backward_v_ref<float>, "ref"};
+}
+
+}  // namespace ops

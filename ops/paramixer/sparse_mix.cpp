@@ -1,0 +1,52 @@
+#include "ops/paramixer/sparse_mix.h"
+
+#include "engine/tape.h"
+#include "ops/paramixer/mix_kernels.h"
+
+namespace ops {
+namespace {
+
+using engine::Tensor;
+
+MixDims mix_dims_or_throw(const Tensor& w, const Tensor& v, size_t num_offsets) {
+  engine::check_float(w, "sparse_mix", "w");
+  engine::check_float(v, "sparse_mix", "v");
+  LONGMIX_CHECK(w.ndim() == 3 && v.ndim() == 3 && w.dim(0) == v.dim(0) && w.dim(1) == v.dim(1),
+                "sparse_mix: w " << w.shape() << " vs v " << v.shape()
+                                 << " (expected w (B,N,L) and v (B,N,D))");
+  LONGMIX_CHECK(w.dim(2) == static_cast<int64_t>(num_offsets),
+                "sparse_mix: w " << w.shape() << " has " << w.dim(2) << " links but "
+                                 << num_offsets << " offsets were given");
+  LONGMIX_CHECK(w.dtype() == v.dtype(), "sparse_mix: dtypes differ, w "
+                                            << engine::dtype_name(w.dtype()) << " vs v "
+                                            << engine::dtype_name(v.dtype()));
+  LONGMIX_CHECK(v.dim(1) >= 1, "sparse_mix: empty sequence in v " << v.shape());
+  return {v.dim(0), v.dim(1), w.dim(2), v.dim(2)};
+}
+
+}  // namespace
+
+Tensor sparse_mix(const Tensor& w, const Tensor& v, const std::vector<int64_t>& offsets) {
+  const MixDims d = mix_dims_or_throw(w, v, offsets.size());
+  std::vector<int64_t> normalized(offsets.size());
+  for (size_t k = 0; k < offsets.size(); ++k) normalized[k] = ((offsets[k] % d.N) + d.N) % d.N;
+  Tensor out = Tensor::empty(v.shape(), v.dtype());
+  if (v.dtype() == engine::DType::f32)
+    mix_kernels().forward(d, normalized.data(), w.data<float>(), v.data<float>(), out.data<float>());
+  else
+    mix_forward_ref<double>(d, normalized.data(), w.data<double>(), v.data<double>(), out.data<double>());
+  engine::record("sparse_mix", out, {w, v}, [w, v, d, normalized](const Tensor& dout, engine::Grads& g) {
+    const int64_t* o = normalized.data();
+    if (dout.dtype() == engine::DType::f32) {
+      const MixKernels& k = mix_kernels();
+      if (g.needs(0)) k.backward_w(d, o, dout.data<float>(), v.data<float>(), g.at(0).data<float>());
+      if (g.needs(1)) k.backward_v(d, o, dout.data<float>(), w.data<float>(), g.at(1).data<float>());
+    } else {
+      if (g.needs(0)) mix_backward_w_ref<double>(d, o, dout.data<double>(), v.data<double>(), g.at(0).data<double>());
+      if (g.needs(1)) mix_backward_v_ref<double>(d, o, dout.data<double>(), w.data<double>(), g.at(1).data<double>());
+    }
+  });
+  return out;
+}
+
+}  // namespace ops

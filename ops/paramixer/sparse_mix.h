@@ -1,0 +1,16 @@
+// The Paramixer sparse product as a differentiable op (SPEC 1.2):
+//   out[b,i,:] = sum_k w[b,i,k] * v[b, (i + o_k) mod N, :]
+// w (B,N,L), v (B,N,D), offsets: L signed offsets (taken mod N; coinciding columns add).
+// float32 runs the SIMD variant of the CPU; float64 the scalar reference.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace ops {
+
+engine::Tensor sparse_mix(const engine::Tensor& w, const engine::Tensor& v,
+                          const std::vector<int64_t>& offsets);
+
+}  // namespace ops

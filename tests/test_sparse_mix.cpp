@@ -1,0 +1,158 @@
+// The Paramixer sparse product: finite differences for Chord and CDIL, equality with a dense
+// N x N product, every ISA variant against the scalar reference, thread-count independence.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "engine/cpu.h"
+#include "engine/tape.h"
+#include "engine/threads.h"
+#include "ops/matmul.h"
+#include "ops/paramixer/mix_kernels.h"
+#include "ops/paramixer/protocols.h"
+#include "ops/paramixer/sparse_mix.h"
+#include "tests/test_util.h"
+
+using engine::DType;
+using engine::Tensor;
+
+namespace {
+
+// Test-only oracle: the dense (B, N, N) matrix with duplicates added, as a sparse matrix would.
+Tensor mix_to_dense(const Tensor& w, const std::vector<int64_t>& offsets) {
+  const int64_t B = w.dim(0), N = w.dim(1), L = w.dim(2);
+  Tensor dense = Tensor::zeros({B, N, N}, DType::f64);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t k = 0; k < L; ++k) {
+        const int64_t j = ((i + offsets[k]) % N + N) % N;
+        dense.data<double>()[(b * N + i) * N + j] += w.at_flat((b * N + i) * L + k);
+      }
+  return dense;
+}
+
+std::vector<std::vector<int64_t>> all_offset_lists(int64_t N) {
+  std::vector<std::vector<int64_t>> lists{ops::chord_offsets(N)};
+  for (int64_t m = 0; m < ops::num_factors(N); ++m) lists.push_back(ops::cdil_offsets(N, m));
+  return lists;
+}
+
+TEST(SparseMix, GradcheckChordAndCdil) {
+  engine::Rng rng(1);
+  for (int64_t N : {5, 16, 37})
+    for (int64_t D : {1, 7, 17})
+      for (const auto& offsets : all_offset_lists(N)) {
+        const int64_t L = static_cast<int64_t>(offsets.size());
+        Tensor w = testing_util::randn({2, N, L}, rng), v = testing_util::randn({2, N, D}, rng);
+        const auto r = engine::gradcheck([&] { return ops::sparse_mix(w, v, offsets); }, {w, v});
+        EXPECT_TRUE(r.ok) << "N " << N << " D " << D << " L " << L << "\n" << r.report;
+      }
+}
+
+TEST(SparseMix, EqualsDenseProductIncludingWrappedDuplicates) {
+  engine::Rng rng(2);
+  // N = 3 with CDIL dilation 2: offsets 0, 2, 4, 6, 8, -2, ... land on repeated columns.
+  for (int64_t N : {3, 5, 16, 37}) {
+    for (const auto& offsets : all_offset_lists(N)) {
+      const int64_t L = static_cast<int64_t>(offsets.size());
+      Tensor w = testing_util::randn({2, N, L}, rng, DType::f64, false);
+      Tensor v = testing_util::randn({2, N, 7}, rng, DType::f64, false);
+      EXPECT_TRUE(testing_util::all_close(ops::sparse_mix(w, v, offsets),
+                                          ops::matmul(mix_to_dense(w, offsets), v), 1e-12, 1e-12))
+          << "N " << N << " L " << L;
+    }
+  }
+}
+
+TEST(SparseMix, Float32AgreesWithFloat64) {
+  engine::Rng rng(3);
+  const auto offsets = ops::chord_offsets(37);
+  Tensor w = testing_util::randn({3, 37, 7}, rng, DType::f64, false);
+  Tensor v = testing_util::randn({3, 37, 33}, rng, DType::f64, false);
+  EXPECT_TRUE(testing_util::all_close(ops::sparse_mix(w.to(DType::f32), v.to(DType::f32), offsets),
+                                      ops::sparse_mix(w, v, offsets), 1e-5, 1e-5));
+}
+
+TEST(SparseMix, WrongShapesAreNamed) {
+  try {
+    ops::sparse_mix(Tensor::zeros({2, 16, 4}), Tensor::zeros({2, 15, 8}), ops::chord_offsets(16));
+    FAIL();
+  } catch (const engine::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sparse_mix: w (2,16,4) vs v (2,15,8)"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ops::sparse_mix(Tensor::zeros({2, 16, 4}), Tensor::zeros({2, 16, 8}), ops::chord_offsets(16)),
+               engine::Error);  // chord at N = 16 has 5 links
+}
+
+struct MixVariant {
+  const char* name;
+  engine::Isa isa;
+  ops::MixKernels (*factory)();
+};
+
+class MixKernelVariants : public ::testing::TestWithParam<MixVariant> {};
+
+std::vector<float> random_floats(int64_t n, engine::Rng& rng) {
+  std::vector<float> x(static_cast<size_t>(n));
+  for (float& f : x) f = static_cast<float>(rng.normal());
+  return x;
+}
+
+void expect_near_vectors(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], 1e-4f * (1 + std::fabs(want[i]))) << what << " at " << i;
+}
+
+TEST_P(MixKernelVariants, MatchReferenceOnOddSizes) {
+  const MixVariant& p = GetParam();
+  if (!engine::cpu_supports(p.isa)) GTEST_SKIP() << "CPU lacks " << p.name;
+  const ops::MixKernels ref = ops::mix_kernels_ref(), simd = p.factory();
+  engine::Rng rng(4);
+  for (int64_t N : {5, 37, 100})
+    for (int64_t D : {1, 7, 8, 15, 16, 17, 33, 65, 100})
+      for (const auto& signed_offsets : {ops::chord_offsets(N), ops::cdil_offsets(N, 1)}) {
+        std::vector<int64_t> offsets;
+        for (int64_t o : signed_offsets) offsets.push_back(((o % N) + N) % N);
+        const ops::MixDims d{2, N, static_cast<int64_t>(offsets.size()), D};
+        const auto w = random_floats(d.B * N * d.L, rng), v = random_floats(d.B * N * D, rng);
+        const auto dout = random_floats(d.B * N * D, rng);
+        const std::string what = std::string(p.name) + " N " + std::to_string(N) + " D " + std::to_string(D);
+        // Guard element past the end catches a masked tail that writes too far.
+        std::vector<float> want(d.B * N * D + 1, 9.f), got = want;
+        ref.forward(d, offsets.data(), w.data(), v.data(), want.data());
+        simd.forward(d, offsets.data(), w.data(), v.data(), got.data());
+        expect_near_vectors(got, want, "forward " + what);
+        std::vector<float> dw_want(d.B * N * d.L + 1, 0.5f), dw_got = dw_want;
+        ref.backward_w(d, offsets.data(), dout.data(), v.data(), dw_want.data());
+        simd.backward_w(d, offsets.data(), dout.data(), v.data(), dw_got.data());
+        expect_near_vectors(dw_got, dw_want, "backward_w " + what);
+        std::vector<float> dv_want(d.B * N * D + 1, 0.25f), dv_got = dv_want;
+        ref.backward_v(d, offsets.data(), dout.data(), w.data(), dv_want.data());
+        simd.backward_v(d, offsets.data(), dout.data(), w.data(), dv_got.data());
+        expect_near_vectors(dv_got, dv_want, "backward_v " + what);
+      }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, MixKernelVariants,
+                         ::testing::Values(MixVariant{"avx2", engine::Isa::avx2, ops::mix_kernels_avx2},
+                                           MixVariant{"avx512", engine::Isa::avx512, ops::mix_kernels_avx512}),
+                         [](const auto& p) { return std::string(p.param.name); });
+
+TEST(SparseMix, ResultsDoNotDependOnTheThreadCount) {
+  engine::Rng rng(5);
+  const auto offsets = ops::chord_offsets(1000);
+  Tensor w0 = Tensor::randn({4, 1000, 11}, rng), v0 = Tensor::randn({4, 1000, 32}, rng);
+  Tensor r0 = Tensor::randn({4, 1000, 32}, rng);
+  std::vector<Tensor> results;
+  for (int threads : {1, 2}) {
+    engine::set_num_threads(threads);
+    Tensor w = w0.clone().set_requires_grad(), v = v0.clone().set_requires_grad();
+    Tensor out = ops::sparse_mix(w, v, offsets);
+    engine::backward(out, r0);
+    results.insert(results.end(), {out.detach(), w.grad(), v.grad()});
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(testing_util::bitwise_equal(results[i], results[i + 3])) << i;
+}
+
+}  // namespace

@@ -2,6 +2,7 @@
 
 #include "engine/check.h"
 #include "nn/layers.h"
+#include "nn/paramixer.h"
 #include "ops/shape_ops.h"
 
 namespace apps {
@@ -24,22 +25,66 @@ class MlpModel : public Model, public nn::Module {
   nn::Mlp mlp_;
 };
 
+class ParamixerModel : public Model {
+ public:
+  ParamixerModel(const nn::ParamixerNetConfig& c, engine::Rng& rng) : net_(c, rng) {}
+  Tensor forward(const Tensor& inputs) override { return net_.forward(inputs); }
+  nn::Module& module() override { return net_; }
+
+ private:
+  nn::ParamixerNet net_;
+};
+
+int64_t positive(const Flags& f, const char* name) {
+  const int64_t v = f.get_int(name);
+  LONGMIX_CHECK(v >= 1, "--" << name << " must be >= 1, got " << v);
+  return v;
+}
+
 }  // namespace
 
 void add_model_flags(Flags& flags) {
-  flags.add_string("model", "mlp", "model to train: mlp");
-  flags.add_int("hidden", 64, "hidden width of the MLP");
+  flags.add_string("model", "mlp", "model to train: mlp, paramixer");
+  flags.add_int("hidden", 64, "hidden width H of the MLPs");
+  flags.add_int("dim", 32, "model width D (paramixer)");
+  flags.add_int("layers", 2, "number of layers (paramixer)");
+  flags.add_string("protocol", "chord", "paramixer sparse-factor protocol: chord or cdil");
+  flags.add_bool("pos-emb", false, "learned positional embedding (paramixer)");
+  flags.add_string("pooling", "flatten", "head over positions: flatten or mean (paramixer)");
+  flags.add_double("dropout", 0, "dropout probability after each layer (paramixer)");
 }
 
 std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::Rng& rng) {
   const std::string& name = flags.get_string("model");
-  const int64_t hidden = flags.get_int("hidden");
-  LONGMIX_CHECK(hidden >= 1, "--hidden must be >= 1, got " << hidden);
+  const int64_t hidden = positive(flags, "hidden");
   if (name == "mlp") {
     const int64_t seq = std::max<int64_t>(task.seq_len(), 1);
+    LONGMIX_CHECK(task.input_features() > 0, "model mlp: task " << task.name()
+                                                                << " gives token ids; mlp needs continuous inputs");
     return std::make_unique<MlpModel>(seq * task.input_features(), hidden, task.num_outputs(), rng);
   }
-  throw engine::Error("unknown model '" + name + "' (available: mlp)");
+  if (name == "paramixer") {
+    LONGMIX_CHECK(task.seq_len() >= 2, "model paramixer: task " << task.name() << " is not a sequence task");
+    nn::ParamixerNetConfig c;
+    c.layer.seq_len = task.seq_len();
+    c.layer.dim = positive(flags, "dim");
+    c.layer.hidden = hidden;
+    c.layer.protocol = ops::protocol_from_name(flags.get_string("protocol"));
+    c.layer.dropout = flags.get_double("dropout");
+    LONGMIX_CHECK(c.layer.dropout >= 0 && c.layer.dropout < 1,
+                  "--dropout must be in [0, 1), got " << c.layer.dropout);
+    c.layers = positive(flags, "layers");
+    c.vocab = task.vocab_size();
+    c.input_features = task.vocab_size() > 0 ? 0 : task.input_features();
+    c.positional = flags.get_bool("pos-emb");
+    const std::string& pooling = flags.get_string("pooling");
+    LONGMIX_CHECK(pooling == "flatten" || pooling == "mean",
+                  "unknown pooling '" << pooling << "' (available: flatten, mean)");
+    c.mean_pool = pooling == "mean";
+    c.outputs = task.num_outputs();
+    return std::make_unique<ParamixerModel>(c, rng);
+  }
+  throw engine::Error("unknown model '" + name + "' (available: mlp, paramixer)");
 }
 
 }  // namespace apps

@@ -11,6 +11,7 @@
 
 #include "apps/metrics_log.h"
 #include "apps/models.h"
+#include "apps/presets.h"
 #include "apps/tasks/registry.h"
 #include "engine/check.h"
 #include "engine/cpu.h"
@@ -161,7 +162,8 @@ void add_train_flags(Flags& f) {
   f.add_int("log-every", 100, "print and record training metrics every this many steps");
 }
 
-TrainResult train(const Flags& f, bool quiet) {
+TrainResult train(Flags f, bool quiet) {
+  const std::string preset = apply_presets(f);
   const int64_t steps = f.get_int("steps"), batch = f.get_int("batch");
   const int64_t eval_every = f.get_int("eval-every"), eval_batch = f.get_int("eval-batch");
   const int64_t log_every = f.get_int("log-every");
@@ -195,6 +197,7 @@ TrainResult train(const Flags& f, bool quiet) {
   }
   MetricsLog log(out_dir + "/metrics.jsonl");
   Progress progress(quiet, steps);
+  if (!preset.empty()) progress.message(preset);
   progress.message("longmix train: model " + f.get_string("model") + " (" +
                    std::to_string(module.num_parameters()) + " parameters), task " + task->name() +
                    ", " + std::to_string(engine::num_threads()) + " threads, kernels " +

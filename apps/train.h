@@ -21,8 +21,9 @@ struct TrainResult {
   double seconds = 0;
 };
 
-// Runs a whole training job as configured; prints progress to stdout unless quiet.
-TrainResult train(const Flags& flags, bool quiet = false);
+// Runs a whole training job as configured (presets fill the flags not given); prints progress
+// to stdout unless quiet.
+TrainResult train(Flags flags, bool quiet = false);
 
 int train_main(int argc, const char* const* argv);  // argv[0] is "train"
 

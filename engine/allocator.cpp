@@ -1,6 +1,9 @@
 #include "engine/allocator.h"
 
+#include <malloc.h>
+
 #include <bit>
+#include <climits>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -24,6 +27,16 @@ struct Cache {
   std::unordered_map<size_t, std::vector<void*>> free_lists;
   AllocatorStats stats;
 };
+
+// Memory that is not a tensor's (oneDNN's scratchpads, std containers) comes from glibc's
+// malloc, which by default returns large blocks to the OS on free and faults them in again on
+// the next step. Keep them instead, as the tensor cache does.
+struct KeepFreedMemory {
+  KeepFreedMemory() {
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  }
+} keep_freed_memory;
 
 Cache& cache() {
   static Cache* c = new Cache;  // never destroyed: tensors may be freed during static teardown

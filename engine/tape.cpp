@@ -1,7 +1,13 @@
 #include "engine/tape.h"
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <array>
+#include <string>
 
 namespace engine {
 namespace {
@@ -22,6 +28,53 @@ Tape& tape() {
   thread_local Tape t;
   return t;
 }
+
+// LONGMIX_PROFILE=1: time per op, forward and backward, printed at exit. An op's forward time
+// is the time since the previous record() on this thread (its compute happens just before it
+// records), so code between ops (data loading, the optimizer) is charged to the next op; the
+// backward time is exact.
+class OpProfile {
+ public:
+  static OpProfile* instance() {
+    static OpProfile* p = std::getenv("LONGMIX_PROFILE") && *std::getenv("LONGMIX_PROFILE") != '0'
+                              ? new OpProfile
+                              : nullptr;
+    return p;
+  }
+  static double now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  void forward(const char* op) {
+    const double t = now();
+    if (last_ > 0) add(op, 0, t - last_);
+    last_ = t;
+  }
+  void backward(const char* op, double seconds) { add(op, 1, seconds); }
+  void mark() { last_ = now(); }
+  ~OpProfile() = default;
+  static void print_at_exit() {
+    OpProfile* p = instance();
+    if (!p) return;
+    double total = 0;
+    for (auto& [op, t] : p->times_) total += t[0] + t[1];
+    std::fprintf(stderr, "\nLONGMIX_PROFILE: seconds per op (forward is time since the previous op)\n");
+    std::fprintf(stderr, "%-20s %10s %10s %8s %7s\n", "op", "forward", "backward", "calls", "share");
+    for (auto& [op, t] : p->times_)
+      std::fprintf(stderr, "%-20s %10.4f %10.4f %8lld %6.1f%%\n", op.c_str(), t[0], t[1],
+                   static_cast<long long>(p->calls_[op]), 100 * (t[0] + t[1]) / std::max(total, 1e-12));
+  }
+
+ private:
+  OpProfile() { std::atexit(print_at_exit); }
+  void add(const char* op, int pass, double seconds) {
+    auto& t = times_[op];
+    t[pass] += seconds;
+    if (pass == 0) ++calls_[op];
+  }
+  std::map<std::string, std::array<double, 2>> times_;
+  std::map<std::string, int64_t> calls_;
+  double last_ = 0;
+};
 
 void add_into(Tensor& dst, const Tensor& src) {
   dispatch_float(dst.dtype(), "backward", [&](auto zero) {
@@ -50,6 +103,7 @@ bool any_requires_grad(std::initializer_list<Tensor> inputs) {
 
 void record(const char* op, Tensor& out, std::vector<Tensor> inputs, BackwardFn backward_fn) {
   Tape& t = tape();
+  if (OpProfile* p = OpProfile::instance()) p->forward(op);
   if (!t.grad_mode) return;
   bool any = false;
   for (const Tensor& in : inputs) any = any || in.requires_grad();
@@ -96,11 +150,15 @@ void backward(const Tensor& output, const Tensor& output_grad) {
     if (out && out->grad) {
       const Tensor dout(out->grad);
       Grads grads(it->inputs);
+      OpProfile* profile = OpProfile::instance();
+      const double t0 = profile ? OpProfile::now() : 0;
       it->backward(dout, grads);
+      if (profile) profile->backward(it->op, OpProfile::now() - t0);
       if (out->produced_by_op) out->grad.reset();  // intermediate: its gradient is consumed
     }
     *it = Node{};  // release inputs and saved tensors as early as possible
   }
+  if (OpProfile* p = OpProfile::instance()) p->mark();
 }
 
 void clear_tape() { tape().nodes.clear(); }

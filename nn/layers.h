@@ -13,6 +13,8 @@ class Linear : public Module {
   Tensor forward(const Tensor& x) const;  // (..., in) -> (..., out)
   int64_t in_features() const { return weight_.dim(1); }
   int64_t out_features() const { return weight_.dim(0); }
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
 
  private:
   Tensor weight_;  // (out, in)

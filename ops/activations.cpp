@@ -4,13 +4,12 @@
 
 #include "engine/parallel.h"
 #include "engine/tape.h"
+#include "ops/gelu_kernels.h"
 
 namespace ops {
 namespace {
 
 constexpr int64_t kGrain = 1 << 14;
-constexpr double kInvSqrt2 = 0.70710678118654752440;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 
 // One unary op: y = f(x), and dx += dy * f'(x, y). Backward keeps x and y (both are cheap
 // to hold: they are alive in the forward pass anyway, and f' often reads y).
@@ -67,19 +66,23 @@ Tensor relu(const Tensor& x) {
       [](auto v, auto) { return v > 0 ? decltype(v)(1) : decltype(v)(0); });
 }
 
+// float32 runs the ISA's GELU kernels (polynomial erf, |error| < 2e-6); float64 the exact formula.
 Tensor gelu(const Tensor& x) {
-  return unary(
-      "gelu", x,
-      [](auto v) {
-        using T = decltype(v);
-        return static_cast<T>(0.5) * v * (1 + std::erf(v * static_cast<T>(kInvSqrt2)));
-      },
-      [](auto v, auto) {
-        using T = decltype(v);
-        const T cdf = static_cast<T>(0.5) * (1 + std::erf(v * static_cast<T>(kInvSqrt2)));
-        const T pdf = static_cast<T>(kInvSqrt2Pi) * std::exp(static_cast<T>(-0.5) * v * v);
-        return cdf + v * pdf;
-      });
+  engine::check_float(x, "gelu", "x");
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  engine::dispatch_float(x.dtype(), "gelu", [&](auto zero) {
+    using T = decltype(zero);
+    gelu_forward(x.numel(), x.data<T>(), y.data<T>());
+  });
+  engine::record("gelu", y, {x}, [x](const Tensor& dy, engine::Grads& g) {
+    if (!g.needs(0)) return;
+    Tensor dx = g.at(0);
+    engine::dispatch_float(dy.dtype(), "gelu", [&](auto zero) {
+      using T = decltype(zero);
+      gelu_backward(dy.numel(), x.data<T>(), dy.data<T>(), dx.data<T>());
+    });
+  });
+  return y;
 }
 
 }  // namespace ops

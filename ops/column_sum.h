@@ -12,7 +12,7 @@ namespace ops {
 
 // row_fn(r, acc) adds row r's contribution (cols values) into acc.
 template <class T, class RowFn>
-void accumulate_column_sums(int64_t rows, int64_t cols, T* out, RowFn&& row_fn) {
+void accumulate_row_contributions(int64_t rows, int64_t cols, T* out, RowFn&& row_fn) {
   constexpr int64_t kRowsPerChunk = 256;
   const int64_t chunks = engine::num_chunks(rows, kRowsPerChunk);
   if (chunks == 0) return;
@@ -31,7 +31,7 @@ void accumulate_column_sums(int64_t rows, int64_t cols, T* out, RowFn&& row_fn) 
 // out[c] += sum_r x[r, c] for a row-major (rows, cols) matrix.
 template <class T>
 void accumulate_column_sums(int64_t rows, int64_t cols, const T* x, T* out) {
-  accumulate_column_sums<T>(rows, cols, out, [&](int64_t r, T* acc) {
+  accumulate_row_contributions<T>(rows, cols, out, [&](int64_t r, T* acc) {
     const T* row = x + r * cols;
     for (int64_t j = 0; j < cols; ++j) acc[j] += row[j];
   });

@@ -119,12 +119,12 @@ void backward(BinaryOp op, Broadcast bc, const T* dout, const T* a, const T* b, 
       });
     } else if (bc.cols == 1) {
       // A scalar b: fixed chunks, each summed serially, the partial sums added in order.
-      accumulate_column_sums<T>(engine::num_chunks(n, kGrain), 1, gb, [&](int64_t c, T* acc) {
+      accumulate_row_contributions<T>(engine::num_chunks(n, kGrain), 1, gb, [&](int64_t c, T* acc) {
         const int64_t i1 = std::min(n, (c + 1) * kGrain);
         for (int64_t i = c * kGrain; i < i1; ++i) acc[0] += contribution(i);
       });
     } else {
-      accumulate_column_sums<T>(bc.rows, bc.cols, gb, [&](int64_t r, T* acc) {
+      accumulate_row_contributions<T>(bc.rows, bc.cols, gb, [&](int64_t r, T* acc) {
         for (int64_t j = 0; j < bc.cols; ++j) acc[j] += contribution(r * bc.cols + j);
       });
     }

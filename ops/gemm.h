@@ -11,6 +11,16 @@ namespace ops {
 struct GemmShape {
   int64_t batch = 1, M = 0, N = 0, K = 0;
   bool trans_a = false, trans_b = false;
+  // Row strides of the stored matrices; 0 means packed (the stored row length). A matrix that
+  // is a column block of a wider one (a group of a grouped linear layer) passes the wider
+  // row length. Batches follow each other at (stored rows) * stride.
+  int64_t lda = 0, ldb = 0, ldc = 0;
+
+  int64_t a_cols() const { return trans_a ? M : K; }  // stored row lengths
+  int64_t b_cols() const { return trans_b ? K : N; }
+  int64_t stride_a() const { return lda ? lda : a_cols(); }
+  int64_t stride_b() const { return ldb ? ldb : b_cols(); }
+  int64_t stride_c() const { return ldc ? ldc : N; }
 };
 
 // bias: N values added to every row of every C[b], or nullptr.

@@ -70,7 +70,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
         });
       }
       if (g.needs(1)) {
-        accumulate_column_sums<T>(rows, D, g.at(1).data<T>(), [&](int64_t r, T* acc) {
+        accumulate_row_contributions<T>(rows, D, g.at(1).data<T>(), [&](int64_t r, T* acc) {
           const T mu = st[2 * r], rstd = st[2 * r + 1];
           for (int64_t j = 0; j < D; ++j) acc[j] += dyp[r * D + j] * (xp[r * D + j] - mu) * rstd;
         });

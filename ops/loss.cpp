@@ -32,7 +32,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets) {
     T* p = probs.data<T>();
     double total = 0;
     // Per-row losses are summed in row order (fixed), the rows computed in parallel.
-    accumulate_column_sums<double>(R, 1, &total, [&](int64_t r, double* acc) {
+    accumulate_row_contributions<double>(R, 1, &total, [&](int64_t r, double* acc) {
       const T* xr = x + r * C;
       T m = xr[0];
       for (int64_t j = 1; j < C; ++j) m = std::max(m, xr[j]);
@@ -77,7 +77,7 @@ Tensor mse(const Tensor& prediction, const Tensor& target) {
     using T = decltype(zero);
     const T *a = prediction.data<T>(), *b = target.data<T>();
     double total = 0;
-    accumulate_column_sums<double>(n, 1, &total, [&](int64_t i, double* acc) {
+    accumulate_row_contributions<double>(n, 1, &total, [&](int64_t i, double* acc) {
       acc[0] += static_cast<double>((a[i] - b[i]) * (a[i] - b[i]));
     });
     loss.data<T>()[0] = static_cast<T>(total / static_cast<double>(n));

@@ -15,9 +15,10 @@ namespace ops {
 namespace {
 
 using dnnl::memory;
-// (batch, M, N, K, trans_a, trans_b, accumulate, bias, threads): oneDNN fixes a primitive's
-// thread count when it is created, so a primitive made for 1 thread is never reused for 2.
-using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, bool, bool, int>;
+// (batch, M, N, K, trans_a, trans_b, lda, ldb, ldc, accumulate, bias, threads): oneDNN fixes a
+// primitive's thread count when it is created, so one made for 1 thread is never reused for 2.
+using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool, int64_t, int64_t, int64_t,
+                       bool, bool, int>;
 
 struct Cached {
   dnnl::matmul primitive;
@@ -33,13 +34,14 @@ dnnl::engine& cpu_engine() {
 Cached make(const GemmShape& s, bool accumulate, bool has_bias) {
   const memory::dims a_dims{s.batch, s.M, s.K}, b_dims{s.batch, s.K, s.N}, c_dims{s.batch, s.M, s.N};
   // Explicit row-major strides; a transposed operand is the same buffer read with swapped ones.
-  const memory::dims a_strides = s.trans_a ? memory::dims{s.M * s.K, 1, s.M}
-                                           : memory::dims{s.M * s.K, s.K, 1};
-  const memory::dims b_strides = s.trans_b ? memory::dims{s.K * s.N, 1, s.K}
-                                           : memory::dims{s.K * s.N, s.N, 1};
+  const int64_t lda = s.stride_a(), ldb = s.stride_b(), ldc = s.stride_c();
+  const memory::dims a_strides = s.trans_a ? memory::dims{s.K * lda, 1, lda}
+                                           : memory::dims{s.M * lda, lda, 1};
+  const memory::dims b_strides = s.trans_b ? memory::dims{s.N * ldb, 1, ldb}
+                                           : memory::dims{s.K * ldb, ldb, 1};
   const auto f32 = memory::data_type::f32;
   const memory::desc a_md(a_dims, f32, a_strides), b_md(b_dims, f32, b_strides),
-      c_md(c_dims, f32, memory::dims{s.M * s.N, s.N, 1});
+      c_md(c_dims, f32, memory::dims{s.M * ldc, ldc, 1});
   const memory::desc bias_md =
       has_bias ? memory::desc({1, 1, s.N}, f32, memory::dims{s.N, s.N, 1}) : memory::desc();
   dnnl::primitive_attr attr;
@@ -77,8 +79,8 @@ void onednn_sgemm(const GemmShape& s, const float* A, const float* B, float* C, 
   }
   // Thread-local: a cached entry's memory objects get new data handles on every call.
   thread_local std::map<Key, Cached> cache;
-  const Key key{s.batch, s.M, s.N, s.K, s.trans_a, s.trans_b, accumulate, bias != nullptr,
-                omp_get_max_threads()};
+  const Key key{s.batch, s.M, s.N, s.K, s.trans_a, s.trans_b, s.stride_a(), s.stride_b(),
+                s.stride_c(), accumulate, bias != nullptr, omp_get_max_threads()};
   auto it = cache.find(key);
   if (it == cache.end()) it = cache.emplace(key, make(s, accumulate, bias != nullptr)).first;
   Cached& c = it->second;

@@ -5,6 +5,7 @@
 #include "ops/dropout.h"
 #include "ops/elementwise.h"
 #include "ops/embedding.h"
+#include "ops/grouped_linear.h"
 #include "ops/layernorm.h"
 #include "ops/loss.h"
 #include "ops/matmul.h"
@@ -162,6 +163,31 @@ TEST(Gradcheck, Mse) {
   auto rng = rng_for(21);
   Tensor p = randn({4, 3}, rng), t = randn({4, 3}, rng);
   EXPECT_GRADCHECK([&] { return ops::mse(p, t); }, {p, t});
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Gradcheck, GroupedLinear) {
+  engine::Rng rng(22);
+  Tensor x = randn({7, 3 * 5}, rng), w = randn({3, 4, 5}, rng), b = randn({3, 4}, rng);
+  EXPECT_GRADCHECK([&] { return ops::grouped_linear(x, w, b); }, {x, w, b});
+}
+
+TEST(GroupedLinear, EqualsSeparateLinearLayersInFloat32) {
+  engine::Rng rng(23);
+  Tensor x = Tensor::randn({37, 3 * 17}, rng), w = Tensor::randn({3, 11, 17}, rng),
+         b = Tensor::randn({3, 11}, rng);
+  Tensor out = ops::grouped_linear(x, w, b);
+  for (int64_t g = 0; g < 3; ++g) {
+    Tensor xg = ops::slice(x, 1, g * 17, 17);
+    Tensor wg = ops::reshape(ops::slice(w, 0, g, 1), {11, 17});
+    Tensor bg = ops::reshape(ops::slice(b, 0, g, 1), {11});
+    Tensor want = ops::linear(xg, wg, bg);
+    Tensor got = ops::reshape(ops::slice(out, 0, g, 1), {37, 11});
+    EXPECT_TRUE(testing_util::all_close(got, want, 1e-5, 1e-5)) << "group " << g;
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // vector width, and oneDNN's GEMM against the plain one.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <vector>
 
 #include "engine/cpu.h"
@@ -74,5 +75,46 @@ TEST(Gemm, EmptyReductionGivesBiasOnly) {
   ops::onednn_sgemm(s, nullptr, nullptr, C.data(), false, bias.data());
   EXPECT_EQ(C, (std::vector<float>{1, 2, 3, 1, 2, 3}));
 }
+
+}  // namespace
+
+#include "ops/gelu_kernels.h"
+
+namespace {
+
+struct GeluVariant {
+  const char* name;
+  engine::Isa isa;
+  ops::GeluKernels (*factory)();
+};
+
+class GeluKernelVariants : public ::testing::TestWithParam<GeluVariant> {};
+
+TEST_P(GeluKernelVariants, MatchReferenceAcrossTheRangeOnOddSizes) {
+  const GeluVariant& v = GetParam();
+  if (!engine::cpu_supports(v.isa)) GTEST_SKIP() << "CPU lacks " << v.name;
+  const ops::GeluKernels ref = ops::gelu_kernels_ref(), simd = v.factory();
+  // A dense sweep of [-12, 12] plus extremes, in a length that is no multiple of 8 or 16.
+  std::vector<float> x;
+  for (int i = 0; i <= 24001; ++i) x.push_back(-12.f + 0.001f * static_cast<float>(i));
+  for (float e : {-1e4f, -100.f, -88.f, 88.f, 100.f, 1e4f, 0.f, -0.f}) x.push_back(e);
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<float> want(n + 1, 3.f), got(n + 1, 3.f);
+  ref.forward(n, x.data(), want.data());
+  simd.forward(n, x.data(), got.data());
+  for (int64_t i = 0; i <= n; ++i)
+    ASSERT_NEAR(got[i], want[i], 2e-6f * (1 + std::fabs(want[i]))) << v.name << " forward at x = " << (i < n ? x[i] : 0);
+  const auto dy = random_floats(n, 7);
+  std::vector<float> dx_want(n + 1, 0.5f), dx_got = dx_want;
+  ref.backward(n, x.data(), dy.data(), dx_want.data());
+  simd.backward(n, x.data(), dy.data(), dx_got.data());
+  for (int64_t i = 0; i <= n; ++i)
+    ASSERT_NEAR(dx_got[i], dx_want[i], 4e-6f * (1 + std::fabs(dx_want[i]))) << v.name << " backward at x = " << (i < n ? x[i] : 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, GeluKernelVariants,
+                         ::testing::Values(GeluVariant{"avx2", engine::Isa::avx2, ops::gelu_kernels_avx2},
+                                           GeluVariant{"avx512", engine::Isa::avx512, ops::gelu_kernels_avx512}),
+                         [](const auto& p) { return std::string(p.param.name); });
 
 }  // namespace

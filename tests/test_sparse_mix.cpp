@@ -7,6 +7,7 @@
 #include "engine/cpu.h"
 #include "engine/tape.h"
 #include "engine/threads.h"
+#include "ops/elementwise.h"
 #include "ops/matmul.h"
 #include "ops/paramixer/mix_kernels.h"
 #include "ops/paramixer/protocols.h"
@@ -64,6 +65,22 @@ TEST(SparseMix, EqualsDenseProductIncludingWrappedDuplicates) {
   }
 }
 
+TEST(SparseMix, ResidualAddsTheInputForwardAndBackward) {
+  engine::Rng rng(6);
+  for (int64_t N : {5, 37}) {
+    const auto offsets = ops::cdil_offsets(N, 1);
+    Tensor w = testing_util::randn({2, N, 9}, rng), v = testing_util::randn({2, N, 7}, rng);
+    const auto r = engine::gradcheck([&] { return ops::sparse_mix(w, v, offsets, true); }, {w, v});
+    EXPECT_TRUE(r.ok) << r.report;
+    engine::NoGradGuard no_grad;
+    for (DType t : {DType::f64, DType::f32}) {
+      Tensor wt = w.to(t), vt = v.to(t);
+      EXPECT_TRUE(testing_util::all_close(ops::sparse_mix(wt, vt, offsets, true),
+                                          ops::add(ops::sparse_mix(wt, vt, offsets), vt), 1e-6, 1e-6));
+    }
+  }
+}
+
 TEST(SparseMix, Float32AgreesWithFloat64) {
   engine::Rng rng(3);
   const auto offsets = ops::chord_offsets(37);
@@ -117,20 +134,23 @@ TEST_P(MixKernelVariants, MatchReferenceOnOddSizes) {
         const ops::MixDims d{2, N, static_cast<int64_t>(offsets.size()), D};
         const auto w = random_floats(d.B * N * d.L, rng), v = random_floats(d.B * N * D, rng);
         const auto dout = random_floats(d.B * N * D, rng);
-        const std::string what = std::string(p.name) + " N " + std::to_string(N) + " D " + std::to_string(D);
+        for (bool residual : {false, true}) {
+        const std::string what = std::string(p.name) + " N " + std::to_string(N) + " D " +
+                                 std::to_string(D) + (residual ? " residual" : "");
         // Guard element past the end catches a masked tail that writes too far.
         std::vector<float> want(d.B * N * D + 1, 9.f), got = want;
-        ref.forward(d, offsets.data(), w.data(), v.data(), want.data());
-        simd.forward(d, offsets.data(), w.data(), v.data(), got.data());
+        ref.forward(d, offsets.data(), w.data(), v.data(), residual, want.data());
+        simd.forward(d, offsets.data(), w.data(), v.data(), residual, got.data());
         expect_near_vectors(got, want, "forward " + what);
         std::vector<float> dw_want(d.B * N * d.L + 1, 0.5f), dw_got = dw_want;
         ref.backward_w(d, offsets.data(), dout.data(), v.data(), dw_want.data());
         simd.backward_w(d, offsets.data(), dout.data(), v.data(), dw_got.data());
         expect_near_vectors(dw_got, dw_want, "backward_w " + what);
         std::vector<float> dv_want(d.B * N * D + 1, 0.25f), dv_got = dv_want;
-        ref.backward_v(d, offsets.data(), dout.data(), w.data(), dv_want.data());
-        simd.backward_v(d, offsets.data(), dout.data(), w.data(), dv_got.data());
+        ref.backward_v(d, offsets.data(), dout.data(), w.data(), residual, dv_want.data());
+        simd.backward_v(d, offsets.data(), dout.data(), w.data(), residual, dv_got.data());
         expect_near_vectors(dv_got, dv_want, "backward_v " + what);
+        }
       }
 }
 
@@ -148,11 +168,54 @@ TEST(SparseMix, ResultsDoNotDependOnTheThreadCount) {
   for (int threads : {1, 2}) {
     engine::set_num_threads(threads);
     Tensor w = w0.clone().set_requires_grad(), v = v0.clone().set_requires_grad();
-    Tensor out = ops::sparse_mix(w, v, offsets);
+    Tensor out = ops::sparse_mix(w, v, offsets, true);
     engine::backward(out, r0);
     results.insert(results.end(), {out.detach(), w.grad(), v.grad()});
   }
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(testing_util::bitwise_equal(results[i], results[i + 3])) << i;
+}
+
+}  // namespace
+
+#include "ops/activations.h"
+#include "ops/grouped_linear.h"
+#include "ops/paramixer/factor_mlp.h"
+
+namespace {
+
+TEST(FactorMlp, Gradcheck) {
+  engine::Rng rng(7);
+  // R = 70 rows, M = 3 factors, H = 5, L = 4, D = 6.
+  Tensor x = testing_util::randn({70, 6}, rng), w1 = testing_util::randn({15, 6}, rng),
+         b1 = testing_util::randn({15}, rng), w2 = testing_util::randn({3, 4, 5}, rng),
+         b2 = testing_util::randn({3, 4}, rng);
+  const auto r = engine::gradcheck([&] { return ops::factor_mlp(x, w1, b1, w2, b2); }, {x, w1, b1, w2, b2},
+                                   {}, {"x", "w1", "b1", "w2", "b2"});
+  EXPECT_TRUE(r.ok) << r.report;
+}
+
+TEST(FactorMlp, EqualsTheComposedLayersOverSeveralChunks) {
+  engine::Rng rng(8);
+  // M*H = 64 makes the chunk 8192 rows; 20000 rows need three chunks, the last one partial.
+  const int64_t R = 20000, D = 7, M = 4, H = 16, L = 9;
+  Tensor x0 = Tensor::randn({R, D}, rng), w10 = Tensor::randn({M * H, D}, rng, DType::f32, 0.3),
+         b10 = Tensor::randn({M * H}, rng), w20 = Tensor::randn({M, L, H}, rng, DType::f32, 0.3),
+         b20 = Tensor::randn({M, L}, rng), r = Tensor::randn({M, R, L}, rng);
+  std::vector<std::vector<Tensor>> grads;
+  std::vector<Tensor> outs;
+  for (bool fused : {true, false}) {
+    std::vector<Tensor> in{x0.clone(), w10.clone(), b10.clone(), w20.clone(), b20.clone()};
+    for (Tensor& t : in) t.set_requires_grad();
+    Tensor out = fused ? ops::factor_mlp(in[0], in[1], in[2], in[3], in[4])
+                       : ops::grouped_linear(ops::gelu(ops::linear(in[0], in[1], in[2])), in[3], in[4]);
+    engine::backward(out, r);
+    outs.push_back(out.detach());
+    grads.emplace_back();
+    for (Tensor& t : in) grads.back().push_back(t.grad());
+  }
+  EXPECT_TRUE(testing_util::all_close(outs[0], outs[1], 1e-5, 1e-5));
+  for (size_t i = 0; i < 5; ++i)
+    EXPECT_TRUE(testing_util::all_close(grads[0][i], grads[1][i], 2e-3, 1e-4)) << "gradient " << i;
 }
 
 }  // namespace

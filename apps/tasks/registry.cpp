@@ -1,29 +1,39 @@
 #include "apps/tasks/registry.h"
 
+#include "apps/tasks/synthetic.h"
 #include "apps/tasks/teacher.h"
 #include "engine/check.h"
 
 namespace apps {
 
 void add_task_flags(Flags& flags) {
-  flags.add_string("task", "teacher", "task: teacher (generated MLP classification)");
+  flags.add_string("task", "teacher", "task: teacher (generated MLP problem), adding, order");
+  flags.add_int("seq-len", 1024, "sequence length N (adding, order)");
   flags.add_int("features", 16, "teacher task: input features");
   flags.add_int("classes", 4, "teacher task: classes");
 }
 
 std::unique_ptr<Task> make_task(const Flags& flags) {
   const std::string& name = flags.get_string("task");
+  const uint64_t seed = static_cast<uint64_t>(flags.get_int("seed"));
   if (name == "teacher") {
     TeacherConfig c;
     c.features = flags.get_int("features");
     c.classes = flags.get_int("classes");
-    c.seed = static_cast<uint64_t>(flags.get_int("seed"));
+    c.seed = seed;
     LONGMIX_CHECK(c.features >= 1 && c.features <= 4096,
                   "--features must be in [1, 4096], got " << c.features);
     LONGMIX_CHECK(c.classes >= 2 && c.classes <= 1000, "--classes must be in [2, 1000], got " << c.classes);
     return std::make_unique<TeacherTask>(c);
   }
-  throw engine::Error("unknown task '" + name + "' (available: teacher)");
+  if (name == "adding" || name == "order") {
+    SyntheticConfig c;
+    c.seq_len = flags.get_int("seq-len");
+    c.seed = seed;
+    if (name == "adding") return std::make_unique<AddingTask>(c);
+    return std::make_unique<TemporalOrderTask>(c);
+  }
+  throw engine::Error("unknown task '" + name + "' (available: teacher, adding, order)");
 }
 
 }  // namespace apps

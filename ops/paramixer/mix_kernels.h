@@ -12,15 +12,17 @@ struct MixDims {
   int64_t B, N, L, D;
 };
 
+// With `residual`, forward computes v + P(W, V) and backward_v adds dout itself (the identity
+// path), saving the separate add and its memory pass.
 struct MixKernels {
   void (*forward)(const MixDims& d, const int64_t* offsets, const float* w, const float* v,
-                  float* out);
+                  bool residual, float* out);
   // dw[b,i,k] += < dout[b,i,:], v[b, (i + o_k) mod N, :] >
   void (*backward_w)(const MixDims& d, const int64_t* offsets, const float* dout, const float* v,
                      float* dw);
-  // dv[b,j,:] += sum_k w[b,s,k] * dout[b,s,:],  s = (j - o_k) mod N   (a gather over j)
+  // dv[b,j,:] += [dout[b,j,:]] + sum_k w[b,s,k] * dout[b,s,:],  s = (j - o_k) mod N  (a gather)
   void (*backward_v)(const MixDims& d, const int64_t* offsets, const float* dout, const float* w,
-                     float* dv);
+                     bool residual, float* dv);
   const char* name;
 };
 
@@ -31,11 +33,13 @@ const MixKernels& mix_kernels();  // the variant for engine::active_isa()
 
 // The scalar reference for any element type (float64 gradient checks use double).
 template <class T>
-void mix_forward_ref(const MixDims& d, const int64_t* offsets, const T* w, const T* v, T* out);
+void mix_forward_ref(const MixDims& d, const int64_t* offsets, const T* w, const T* v, bool residual,
+                     T* out);
 template <class T>
 void mix_backward_w_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* v, T* dw);
 template <class T>
-void mix_backward_v_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* w, T* dv);
+void mix_backward_v_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* w,
+                        bool residual, T* dv);
 
 // Row i's k-th source row, and the row whose k-th source is j. Offsets are in [0, n).
 static inline int64_t mix_src(int64_t i, int64_t offset, int64_t n) {

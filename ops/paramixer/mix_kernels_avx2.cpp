@@ -17,11 +17,15 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// o[c0 .. c0+8*NV) (all full vectors) = sum_k coef(k) * row(k)[c0 ..]
+// o[c0 .. c0+8*NV) (all full vectors) = [o] + [self] + sum_k coef(k) * row(k)[c0 ..]
 template <int NV, class Coef, class Row>
-inline void weighted_vectors(int64_t L, int64_t c0, Coef coef, Row row, float* o, bool accumulate) {
+inline void weighted_vectors(int64_t L, int64_t c0, Coef coef, Row row, const float* self, float* o,
+                             bool accumulate) {
   __m256 acc[NV];
-  for (int c = 0; c < NV; ++c) acc[c] = accumulate ? _mm256_loadu_ps(o + c0 + 8 * c) : _mm256_setzero_ps();
+  for (int c = 0; c < NV; ++c) {
+    acc[c] = accumulate ? _mm256_loadu_ps(o + c0 + 8 * c) : _mm256_setzero_ps();
+    if (self) acc[c] = _mm256_add_ps(acc[c], _mm256_loadu_ps(self + c0 + 8 * c));
+  }
   for (int64_t k = 0; k < L; ++k) {
     const __m256 wk = _mm256_set1_ps(coef(k));
     const float* src = row(k) + c0;
@@ -31,22 +35,24 @@ inline void weighted_vectors(int64_t L, int64_t c0, Coef coef, Row row, float* o
 }
 
 template <class Coef, class Row>
-inline void weighted_row(int64_t L, int64_t D, Coef coef, Row row, float* o, bool accumulate) {
+inline void weighted_row(int64_t L, int64_t D, Coef coef, Row row, const float* self, float* o,
+                         bool accumulate) {
   int64_t c0 = 0;
-  for (; c0 + 32 <= D; c0 += 32) weighted_vectors<4>(L, c0, coef, row, o, accumulate);
+  for (; c0 + 32 <= D; c0 += 32) weighted_vectors<4>(L, c0, coef, row, self, o, accumulate);
   const int64_t full = (D - c0) / 8;
-  if (full == 3) weighted_vectors<3>(L, c0, coef, row, o, accumulate);
-  if (full == 2) weighted_vectors<2>(L, c0, coef, row, o, accumulate);
-  if (full == 1) weighted_vectors<1>(L, c0, coef, row, o, accumulate);
+  if (full == 3) weighted_vectors<3>(L, c0, coef, row, self, o, accumulate);
+  if (full == 2) weighted_vectors<2>(L, c0, coef, row, self, o, accumulate);
+  if (full == 1) weighted_vectors<1>(L, c0, coef, row, self, o, accumulate);
   c0 += 8 * full;
   for (int64_t c = c0; c < D; ++c) {  // scalar tail, same order of terms
-    float s = accumulate ? o[c] : 0.f;
+    float s = (accumulate ? o[c] : 0.f) + (self ? self[c] : 0.f);
     for (int64_t k = 0; k < L; ++k) s = std::fma(coef(k), row(k)[c], s);
     o[c] = s;
   }
 }
 
-void forward(const MixDims& d, const int64_t* offsets, const float* w, const float* v, float* out) {
+void forward(const MixDims& d, const int64_t* offsets, const float* w, const float* v, bool residual,
+             float* out) {
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, i = r % d.N;
@@ -54,7 +60,8 @@ void forward(const MixDims& d, const int64_t* offsets, const float* w, const flo
       const float* wr = w + r * d.L;
       weighted_row(
           d.L, d.D, [&](int64_t k) { return wr[k]; },
-          [&](int64_t k) { return vb + mix_src(i, offsets[k], d.N) * d.D; }, out + r * d.D, false);
+          [&](int64_t k) { return vb + mix_src(i, offsets[k], d.N) * d.D; },
+          residual ? vb + i * d.D : nullptr, out + r * d.D, false);
     }
   });
 }
@@ -77,7 +84,8 @@ void backward_w(const MixDims& d, const int64_t* offsets, const float* dout, con
   });
 }
 
-void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, const float* w, float* dv) {
+void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, const float* w, bool residual,
+                float* dv) {
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, j = r % d.N;
@@ -85,7 +93,7 @@ void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, con
       weighted_row(
           d.L, d.D, [&](int64_t k) { return w[(base + mix_dst(j, offsets[k], d.N)) * d.L + k]; },
           [&](int64_t k) { return dout + (base + mix_dst(j, offsets[k], d.N)) * d.D; },
-          dv + r * d.D, true);
+          residual ? dout + r * d.D : nullptr, dv + r * d.D, true);
     }
   });
 }

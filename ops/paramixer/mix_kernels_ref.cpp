@@ -6,13 +6,14 @@
 namespace ops {
 
 template <class T>
-void mix_forward_ref(const MixDims& d, const int64_t* offsets, const T* w, const T* v, T* out) {
+void mix_forward_ref(const MixDims& d, const int64_t* offsets, const T* w, const T* v, bool residual,
+                     T* out) {
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, i = r % d.N;
       const T* vb = v + b * d.N * d.D;
       T* o = out + r * d.D;
-      for (int64_t c = 0; c < d.D; ++c) o[c] = 0;
+      for (int64_t c = 0; c < d.D; ++c) o[c] = residual ? vb[i * d.D + c] : T(0);
       for (int64_t k = 0; k < d.L; ++k) {
         const T wk = w[r * d.L + k];
         const T* src = vb + mix_src(i, offsets[k], d.N) * d.D;
@@ -39,11 +40,14 @@ void mix_backward_w_ref(const MixDims& d, const int64_t* offsets, const T* dout,
 }
 
 template <class T>
-void mix_backward_v_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* w, T* dv) {
+void mix_backward_v_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* w,
+                        bool residual, T* dv) {
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, j = r % d.N;
       T* o = dv + r * d.D;
+      if (residual)
+        for (int64_t c = 0; c < d.D; ++c) o[c] += dout[r * d.D + c];
       for (int64_t k = 0; k < d.L; ++k) {
         const int64_t s = b * d.N + mix_dst(j, offsets[k], d.N);
         const T wk = w[s * d.L + k];
@@ -54,12 +58,12 @@ void mix_backward_v_ref(const MixDims& d, const int64_t* offsets, const T* dout,
   });
 }
 
-template void mix_forward_ref<float>(const MixDims&, const int64_t*, const float*, const float*, float*);
-template void mix_forward_ref<double>(const MixDims&, const int64_t*, const double*, const double*, double*);
+template void mix_forward_ref<float>(const MixDims&, const int64_t*, const float*, const float*, bool, float*);
+template void mix_forward_ref<double>(const MixDims&, const int64_t*, const double*, const double*, bool, double*);
 template void mix_backward_w_ref<float>(const MixDims&, const int64_t*, const float*, const float*, float*);
 template void mix_backward_w_ref<double>(const MixDims&, const int64_t*, const double*, const double*, double*);
-template void mix_backward_v_ref<float>(const MixDims&, const int64_t*, const float*, const float*, float*);
-template void mix_backward_v_ref<double>(const MixDims&, const int64_t*, const double*, const double*, double*);
+template void mix_backward_v_ref<float>(const MixDims&, const int64_t*, const float*, const float*, bool, float*);
+template void mix_backward_v_ref<double>(const MixDims&, const int64_t*, const double*, const double*, bool, double*);
 
 MixKernels mix_kernels_ref() {
   return {mix_forward_ref<float>, mix_backward_w_ref<float>, mix_backward_v_ref<float>, "ref"};

@@ -26,24 +26,24 @@ MixDims mix_dims_or_throw(const Tensor& w, const Tensor& v, size_t num_offsets) 
 
 }  // namespace
 
-Tensor sparse_mix(const Tensor& w, const Tensor& v, const std::vector<int64_t>& offsets) {
+Tensor sparse_mix(const Tensor& w, const Tensor& v, const std::vector<int64_t>& offsets, bool residual) {
   const MixDims d = mix_dims_or_throw(w, v, offsets.size());
   std::vector<int64_t> normalized(offsets.size());
   for (size_t k = 0; k < offsets.size(); ++k) normalized[k] = ((offsets[k] % d.N) + d.N) % d.N;
   Tensor out = Tensor::empty(v.shape(), v.dtype());
   if (v.dtype() == engine::DType::f32)
-    mix_kernels().forward(d, normalized.data(), w.data<float>(), v.data<float>(), out.data<float>());
+    mix_kernels().forward(d, normalized.data(), w.data<float>(), v.data<float>(), residual, out.data<float>());
   else
-    mix_forward_ref<double>(d, normalized.data(), w.data<double>(), v.data<double>(), out.data<double>());
-  engine::record("sparse_mix", out, {w, v}, [w, v, d, normalized](const Tensor& dout, engine::Grads& g) {
+    mix_forward_ref<double>(d, normalized.data(), w.data<double>(), v.data<double>(), residual, out.data<double>());
+  engine::record("sparse_mix", out, {w, v}, [w, v, d, normalized, residual](const Tensor& dout, engine::Grads& g) {
     const int64_t* o = normalized.data();
     if (dout.dtype() == engine::DType::f32) {
       const MixKernels& k = mix_kernels();
       if (g.needs(0)) k.backward_w(d, o, dout.data<float>(), v.data<float>(), g.at(0).data<float>());
-      if (g.needs(1)) k.backward_v(d, o, dout.data<float>(), w.data<float>(), g.at(1).data<float>());
+      if (g.needs(1)) k.backward_v(d, o, dout.data<float>(), w.data<float>(), residual, g.at(1).data<float>());
     } else {
       if (g.needs(0)) mix_backward_w_ref<double>(d, o, dout.data<double>(), v.data<double>(), g.at(0).data<double>());
-      if (g.needs(1)) mix_backward_v_ref<double>(d, o, dout.data<double>(), w.data<double>(), g.at(1).data<double>());
+      if (g.needs(1)) mix_backward_v_ref<double>(d, o, dout.data<double>(), w.data<double>(), residual, g.at(1).data<double>());
     }
   });
   return out;

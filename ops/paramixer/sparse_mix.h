@@ -10,7 +10,8 @@
 
 namespace ops {
 
+// residual = true returns v + P(W, V) in the same pass (the Paramixer layer's update).
 engine::Tensor sparse_mix(const engine::Tensor& w, const engine::Tensor& v,
-                          const std::vector<int64_t>& offsets);
+                          const std::vector<int64_t>& offsets, bool residual = false);
 
 }  // namespace ops

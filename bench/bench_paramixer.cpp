@@ -1,0 +1,101 @@
+// The Paramixer sparse product alone (with the residual, as the layer runs it): forward, and forward + backward (dW and dV), for Chord
+// and CDIL, B = 32, D = 32, N = 2^10 .. 2^16, 1 and 2 threads. Counters: GB/s of the minimum
+// memory traffic (read W and V, write Y; backward also reads dY, writes dW and dV) and
+// sequences/s.
+#include <benchmark/benchmark.h>
+
+#include "engine/rng.h"
+#include "engine/tape.h"
+#include "engine/threads.h"
+#include "ops/paramixer/mix_kernels.h"
+#include "ops/paramixer/protocols.h"
+
+namespace {
+
+using engine::Tensor;
+
+void run_product(benchmark::State& state, ops::Protocol protocol, bool with_backward) {
+  const int64_t B = 32, D = 32, N = int64_t{1} << state.range(0);
+  engine::set_num_threads(static_cast<int>(state.range(1)));
+  std::vector<int64_t> offsets;
+  for (int64_t o : ops::protocol_offsets(protocol, N, ops::num_factors(N) / 2))
+    offsets.push_back(((o % N) + N) % N);
+  const int64_t L = static_cast<int64_t>(offsets.size());
+  engine::Rng rng(1);
+  Tensor w = Tensor::randn({B, N, L}, rng), v = Tensor::randn({B, N, D}, rng);
+  Tensor out = Tensor::empty({B, N, D}), dout = Tensor::randn({B, N, D}, rng);
+  Tensor dw = Tensor::zeros({B, N, L}), dv = Tensor::zeros({B, N, D});
+  const ops::MixKernels& k = ops::mix_kernels();
+  const ops::MixDims d{B, N, L, D};
+  for (auto _ : state) {
+    k.forward(d, offsets.data(), w.data<float>(), v.data<float>(), true, out.data<float>());
+    if (with_backward) {
+      k.backward_w(d, offsets.data(), dout.data<float>(), v.data<float>(), dw.data<float>());
+      k.backward_v(d, offsets.data(), dout.data<float>(), w.data<float>(), true, dv.data<float>());
+    }
+    benchmark::ClobberMemory();
+  }
+  const double fwd_bytes = 4.0 * B * N * (L + 2 * D);
+  const double bytes = with_backward ? fwd_bytes + 4.0 * B * N * (2 * L + 4 * D) : fwd_bytes;
+  state.counters["GB/s"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["seq/s"] = benchmark::Counter(static_cast<double>(B), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(k.name);
+}
+
+void BM_ChordForward(benchmark::State& s) { run_product(s, ops::Protocol::chord, false); }
+void BM_ChordForwardBackward(benchmark::State& s) { run_product(s, ops::Protocol::chord, true); }
+void BM_CdilForward(benchmark::State& s) { run_product(s, ops::Protocol::cdil, false); }
+void BM_CdilForwardBackward(benchmark::State& s) { run_product(s, ops::Protocol::cdil, true); }
+
+#define PRODUCT_ARGS                                                                 \
+  ArgNames({"log2N", "threads"})->ArgsProduct({{10, 12, 14, 16}, {1, 2}})->UseRealTime() \
+      ->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_ChordForward)->PRODUCT_ARGS;
+BENCHMARK(BM_ChordForwardBackward)->PRODUCT_ARGS;
+BENCHMARK(BM_CdilForward)->PRODUCT_ARGS;
+BENCHMARK(BM_CdilForwardBackward)->PRODUCT_ARGS;
+
+}  // namespace
+
+// A full training step of the adding preset (2 Chord layers, D = H = 32, B = 32, Adam, MSE):
+// forward, backward, optimizer. Counters: sequences/s and the peak bytes held by tensors
+// during the step (the caching allocator's high-water mark).
+#include "engine/allocator.h"
+#include "nn/optim.h"
+#include "nn/paramixer.h"
+#include "ops/loss.h"
+#include "ops/shape_ops.h"
+
+namespace {
+
+void BM_ParamixerTrainStep(benchmark::State& state) {
+  const int64_t B = 32, N = int64_t{1} << state.range(0);
+  engine::set_num_threads(static_cast<int>(state.range(1)));
+  engine::Rng rng(1);
+  nn::ParamixerNetConfig c;
+  c.layer.seq_len = N;
+  c.input_features = 2;
+  c.layers = 2;
+  nn::ParamixerNet net(c, rng);
+  nn::Adam adam(net.named_parameters());
+  const Tensor x = Tensor::uniform({B, N, 2}, rng, -1, 1), y = Tensor::uniform({B}, rng, 0, 1);
+  auto step = [&] {
+    net.zero_grad();
+    Tensor loss = ops::mse(ops::reshape(net.forward(x), {B}), y);
+    engine::backward(loss);
+    adam.step(1e-3);
+  };
+  step();  // warm-up: primitives created, allocator cache filled
+  engine::reset_peak_in_use();
+  const int64_t base = engine::allocator_stats().bytes_in_use;
+  for (auto _ : state) step();
+  state.counters["seq/s"] = benchmark::Counter(static_cast<double>(B), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak_MB"] = static_cast<double>(engine::allocator_stats().peak_in_use - base) / 1e6;
+}
+BENCHMARK(BM_ParamixerTrainStep)
+    ->ArgNames({"log2N", "threads"})
+    ->ArgsProduct({{10, 12, 14}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace

@@ -1,0 +1,67 @@
+#include "ops/gelu_kernels.h"
+
+#include <cmath>
+
+#include "engine/cpu.h"
+#include "engine/parallel.h"
+
+namespace ops {
+namespace {
+
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+constexpr int64_t kGrain = 1 << 14;
+
+template <class T>
+void forward_exact(int64_t n, const T* x, T* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = T(0.5) * x[i] * (1 + std::erf(x[i] * T(kInvSqrt2)));
+}
+
+template <class T>
+void backward_exact(int64_t n, const T* x, const T* dy, T* dx) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T cdf = T(0.5) * (1 + std::erf(x[i] * T(kInvSqrt2)));
+    const T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * x[i] * x[i]);
+    dx[i] += dy[i] * (cdf + x[i] * pdf);
+  }
+}
+
+void forward_ref(int64_t n, const float* x, float* y) { forward_exact(n, x, y); }
+void backward_ref(int64_t n, const float* x, const float* dy, float* dx) { backward_exact(n, x, dy, dx); }
+
+}  // namespace
+
+GeluKernels gelu_kernels_ref() { return {forward_ref, backward_ref, "ref"}; }
+
+const GeluKernels& gelu_kernels() {
+  static const GeluKernels k = [] {
+    switch (engine::active_isa()) {
+      case engine::Isa::avx512: return gelu_kernels_avx512();
+      case engine::Isa::avx2: return gelu_kernels_avx2();
+      case engine::Isa::ref: break;
+    }
+    return gelu_kernels_ref();
+  }();
+  return k;
+}
+
+void gelu_forward(int64_t n, const float* x, float* y) {
+  const GeluKernels& k = gelu_kernels();
+  engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { k.forward(i1 - i0, x + i0, y + i0); });
+}
+
+void gelu_forward(int64_t n, const double* x, double* y) {
+  engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { forward_exact(i1 - i0, x + i0, y + i0); });
+}
+
+void gelu_backward(int64_t n, const float* x, const float* dy, float* dx) {
+  const GeluKernels& k = gelu_kernels();
+  engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { k.backward(i1 - i0, x + i0, dy + i0, dx + i0); });
+}
+
+void gelu_backward(int64_t n, const double* x, const double* dy, double* dx) {
+  engine::parallel_for(n, kGrain,
+                       [&](int64_t i0, int64_t i1) { backward_exact(i1 - i0, x + i0, dy + i0, dx + i0); });
+}
+
+}  // namespace ops

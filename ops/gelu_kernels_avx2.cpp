@@ -1,0 +1,65 @@
+// AVX2 GELU: 8 lanes; the tail goes through the same vector code on a padded copy, so every
+// element gets the same arithmetic wherever it sits.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "ops/gelu_kernels.h"
+
+namespace ops {
+namespace {
+
+struct V {
+  using reg = __m256;
+  static reg set1(float a) { return _mm256_set1_ps(a); }
+  static reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
+  static reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
+  static reg div(reg a, reg b) { return _mm256_div_ps(a, b); }
+  static reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
+  static reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
+  static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static reg floor(reg a) { return _mm256_floor_ps(a); }
+  static reg exp2i(reg n) {
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_castsi256_ps(e);
+  }
+};
+
+#include "ops/simd_math_inl.h"
+
+// Copies up to 8 floats into a zero-padded register-sized buffer.
+inline __m256 load_tail(const float* p, int64_t left) {
+  alignas(32) float buf[8] = {};
+  std::memcpy(buf, p, static_cast<size_t>(left) * sizeof(float));
+  return _mm256_load_ps(buf);
+}
+inline void store_tail(float* p, __m256 v, int64_t left) {
+  alignas(32) float buf[8];
+  _mm256_store_ps(buf, v);
+  std::memcpy(p, buf, static_cast<size_t>(left) * sizeof(float));
+}
+
+void forward(int64_t n, const float* x, float* y) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, vgelu<V>(_mm256_loadu_ps(x + i)));
+  if (i < n) store_tail(y + i, vgelu<V>(load_tail(x + i, n - i)), n - i);
+}
+
+void backward(int64_t n, const float* x, const float* dy, float* dx) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dx + i, _mm256_fmadd_ps(_mm256_loadu_ps(dy + i), vgelu_grad<V>(_mm256_loadu_ps(x + i)),
+                                             _mm256_loadu_ps(dx + i)));
+  if (i < n) {
+    const int64_t left = n - i;
+    const __m256 r = _mm256_fmadd_ps(load_tail(dy + i, left), vgelu_grad<V>(load_tail(x + i, left)),
+                                     load_tail(dx + i, left));
+    store_tail(dx + i, r, left);
+  }
+}
+
+}  // namespace
+
+GeluKernels gelu_kernels_avx2() { return {forward, backward, "avx2"}; }
+
+}  // namespace ops

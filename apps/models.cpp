@@ -52,6 +52,7 @@ void add_model_flags(Flags& flags) {
   flags.add_bool("pos-emb", false, "learned positional embedding (paramixer)");
   flags.add_string("pooling", "flatten", "head over positions: flatten or mean (paramixer)");
   flags.add_double("dropout", 0, "dropout probability after each layer (paramixer)");
+  flags.add_bool("recompute", false, "keep only layer inputs, recompute the rest in backward (less memory)");
 }
 
 std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::Rng& rng) {
@@ -71,6 +72,7 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
     c.layer.hidden = hidden;
     c.layer.protocol = ops::protocol_from_name(flags.get_string("protocol"));
     c.layer.dropout = flags.get_double("dropout");
+    c.layer.recompute = flags.get_bool("recompute");
     LONGMIX_CHECK(c.layer.dropout >= 0 && c.layer.dropout < 1,
                   "--dropout must be in [0, 1), got " << c.layer.dropout);
     c.layers = positive(flags, "layers");

@@ -167,4 +167,7 @@ size_t tape_size() { return tape().nodes.size(); }
 NoGradGuard::NoGradGuard() : previous_(tape().grad_mode) { tape().grad_mode = false; }
 NoGradGuard::~NoGradGuard() { tape().grad_mode = previous_; }
 
+EnableGradGuard::EnableGradGuard() : previous_(tape().grad_mode) { tape().grad_mode = true; }
+EnableGradGuard::~EnableGradGuard() { tape().grad_mode = previous_; }
+
 }  // namespace engine

@@ -58,4 +58,16 @@ class NoGradGuard {
   bool previous_;
 };
 
+// Turns grad mode back on within its scope (recomputation inside a backward pass).
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace engine

@@ -41,9 +41,9 @@ Dropout::Dropout(double p, uint64_t seed) : p_(p), rng_(seed) {
   LONGMIX_CHECK(p >= 0 && p < 1, "Dropout: probability must be in [0, 1), got " << p);
 }
 
-Tensor Dropout::forward(const Tensor& x) {
-  if (!training() || p_ == 0) return x;
-  return ops::dropout(x, p_, rng_.next_u64(), true);
+Tensor Dropout::forward(const Tensor& x, uint64_t seed) const {
+  if (!active()) return x;
+  return ops::dropout(x, p_, seed, true);
 }
 
 Mlp::Mlp(int64_t in, int64_t hidden, int64_t out, engine::Rng& rng)

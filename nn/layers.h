@@ -50,7 +50,11 @@ class Embedding : public Module {
 class Dropout : public Module {
  public:
   Dropout(double p, uint64_t seed);
-  Tensor forward(const Tensor& x);
+  Tensor forward(const Tensor& x) { return forward(x, next_seed()); }
+  // For recomputed regions: draw the seed once outside, apply it (twice) inside.
+  uint64_t next_seed() { return active() ? rng_.next_u64() : 0; }
+  Tensor forward(const Tensor& x, uint64_t seed) const;
+  bool active() const { return training() && p_ > 0; }
   engine::Rng& rng() { return rng_; }
 
  private:

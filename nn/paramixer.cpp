@@ -1,6 +1,7 @@
 #include "nn/paramixer.h"
 
 #include "engine/check.h"
+#include "engine/checkpoint.h"
 #include "nn/init.h"
 #include "ops/activations.h"
 #include "ops/elementwise.h"
@@ -15,6 +16,7 @@ ParamixerLayer::ParamixerLayer(const ParamixerConfig& c, engine::Rng& rng, uint6
     : N_(c.seq_len),
       H_(c.hidden),
       L_(ops::protocol_links(c.protocol, c.seq_len)),
+      recompute_(c.recompute),
       g_(c.dim, c.hidden, c.dim, rng),
       factor_hidden_(c.dim, ops::num_factors(c.seq_len) * c.hidden, rng),
       dropout_(c.dropout, dropout_seed) {
@@ -33,6 +35,13 @@ Tensor ParamixerLayer::forward(const Tensor& v_in, const Tensor& x) {
   LONGMIX_CHECK(v_in.ndim() == 3 && v_in.dim(1) == N_ && x.shape() == v_in.shape(),
                 "paramixer layer: v " << v_in.shape() << " and x " << x.shape()
                                       << " must both be (B, " << N_ << ", D)");
+  const uint64_t seed = dropout_.next_seed();  // outside the body: a recomputation reuses it
+  if (!recompute_) return forward_body(v_in, x, seed);
+  return engine::checkpoint(
+      [this, seed](const std::vector<Tensor>& in) { return forward_body(in[0], in[1], seed); }, {v_in, x});
+}
+
+Tensor ParamixerLayer::forward_body(const Tensor& v_in, const Tensor& x, uint64_t dropout_seed) const {
   const int64_t B = x.dim(0), M = num_factors();
   Tensor v = g_.forward(v_in);
   // All factors' link values at once: (M, B*N, L).
@@ -42,7 +51,7 @@ Tensor ParamixerLayer::forward(const Tensor& v_in, const Tensor& x) {
     Tensor w = ops::reshape(ops::slice(w_all, 0, m, 1), {B, N_, L_});
     v = ops::sparse_mix(w, v, offsets_[static_cast<size_t>(m)], /*residual=*/true);  // V + P_m(W_m, V)
   }
-  return dropout_.forward(v);
+  return dropout_.forward(v, dropout_seed);
 }
 
 ParamixerNet::ParamixerNet(const ParamixerNetConfig& c, engine::Rng& rng) : cfg_(c) {

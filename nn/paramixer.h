@@ -22,6 +22,9 @@ struct ParamixerConfig {
   int64_t hidden = 32;  // H of g and of the factor MLPs
   ops::Protocol protocol = ops::Protocol::chord;
   double dropout = 0;
+  // Keep only each layer's inputs and recompute its insides during backward: memory for
+  // compute (about one more forward pass), for long sequences.
+  bool recompute = false;
 };
 
 class ParamixerLayer : public Module {
@@ -31,7 +34,9 @@ class ParamixerLayer : public Module {
   int64_t num_factors() const { return static_cast<int64_t>(offsets_.size()); }
 
  private:
+  Tensor forward_body(const Tensor& v, const Tensor& x, uint64_t dropout_seed) const;
   int64_t N_, H_, L_;
+  bool recompute_;
   Mlp g_;
   Linear factor_hidden_;     // D -> M*H: every factor's first layer in one GEMM
   Tensor factor_weight_;     // (M, L, H): the second layers

@@ -26,12 +26,25 @@ void backward_exact(int64_t n, const T* x, const T* dy, T* dx) {
   }
 }
 
+template <class T>
+void value_and_derivative_exact(int64_t n, const T* x, T* y, T* dydx) {
+  for (int64_t i = 0; i < n; ++i) {
+    const T xi = x[i];
+    const T cdf = T(0.5) * (1 + std::erf(xi * T(kInvSqrt2)));
+    y[i] = xi * cdf;
+    dydx[i] = cdf + xi * T(kInvSqrt2Pi) * std::exp(T(-0.5) * xi * xi);
+  }
+}
+
 void forward_ref(int64_t n, const float* x, float* y) { forward_exact(n, x, y); }
+void value_and_derivative_ref(int64_t n, const float* x, float* y, float* dydx) {
+  value_and_derivative_exact(n, x, y, dydx);
+}
 void backward_ref(int64_t n, const float* x, const float* dy, float* dx) { backward_exact(n, x, dy, dx); }
 
 }  // namespace
 
-GeluKernels gelu_kernels_ref() { return {forward_ref, backward_ref, "ref"}; }
+GeluKernels gelu_kernels_ref() { return {forward_ref, backward_ref, value_and_derivative_ref, "ref"}; }
 
 const GeluKernels& gelu_kernels() {
   static const GeluKernels k = [] {
@@ -62,6 +75,19 @@ void gelu_backward(int64_t n, const float* x, const float* dy, float* dx) {
 void gelu_backward(int64_t n, const double* x, const double* dy, double* dx) {
   engine::parallel_for(n, kGrain,
                        [&](int64_t i0, int64_t i1) { backward_exact(i1 - i0, x + i0, dy + i0, dx + i0); });
+}
+
+void gelu_value_and_derivative(int64_t n, const float* x, float* y, float* dydx) {
+  const GeluKernels& k = gelu_kernels();
+  engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+    k.value_and_derivative(i1 - i0, x + i0, y + i0, dydx + i0);
+  });
+}
+
+void gelu_value_and_derivative(int64_t n, const double* x, double* y, double* dydx) {
+  engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+    value_and_derivative_exact(i1 - i0, x + i0, y + i0, dydx + i0);
+  });
 }
 
 }  // namespace ops

@@ -11,6 +11,8 @@ namespace ops {
 struct GeluKernels {
   void (*forward)(int64_t n, const float* x, float* y);
   void (*backward)(int64_t n, const float* x, const float* dy, float* dx);
+  // y = gelu(x) and dydx = gelu'(x) from one erf evaluation; dydx may alias x.
+  void (*value_and_derivative)(int64_t n, const float* x, float* y, float* dydx);
   const char* name;
 };
 
@@ -25,5 +27,7 @@ void gelu_forward(int64_t n, const float* x, float* y);
 void gelu_forward(int64_t n, const double* x, double* y);
 void gelu_backward(int64_t n, const float* x, const float* dy, float* dx);
 void gelu_backward(int64_t n, const double* x, const double* dy, double* dx);
+void gelu_value_and_derivative(int64_t n, const float* x, float* y, float* dydx);
+void gelu_value_and_derivative(int64_t n, const double* x, double* y, double* dydx);
 
 }  // namespace ops

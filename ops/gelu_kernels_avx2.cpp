@@ -58,8 +58,23 @@ void backward(int64_t n, const float* x, const float* dy, float* dx) {
   }
 }
 
+void value_and_derivative(int64_t n, const float* x, float* y, float* dydx) {
+  int64_t i = 0;
+  __m256 v, d;
+  for (; i + 8 <= n; i += 8) {
+    vgelu_value_and_derivative<V>(_mm256_loadu_ps(x + i), v, d);
+    _mm256_storeu_ps(y + i, v);
+    _mm256_storeu_ps(dydx + i, d);
+  }
+  if (i < n) {
+    vgelu_value_and_derivative<V>(load_tail(x + i, n - i), v, d);
+    store_tail(y + i, v, n - i);
+    store_tail(dydx + i, d, n - i);
+  }
+}
+
 }  // namespace
 
-GeluKernels gelu_kernels_avx2() { return {forward, backward, "avx2"}; }
+GeluKernels gelu_kernels_avx2() { return {forward, backward, value_and_derivative, "avx2"}; }
 
 }  // namespace ops

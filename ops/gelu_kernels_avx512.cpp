@@ -44,8 +44,18 @@ void backward(int64_t n, const float* x, const float* dy, float* dx) {
   }
 }
 
+void value_and_derivative(int64_t n, const float* x, float* y, float* dydx) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    __m512 v, d;
+    vgelu_value_and_derivative<V>(_mm512_maskz_loadu_ps(m, x + i), v, d);
+    _mm512_mask_storeu_ps(y + i, m, v);
+    _mm512_mask_storeu_ps(dydx + i, m, d);
+  }
+}
+
 }  // namespace
 
-GeluKernels gelu_kernels_avx512() { return {forward, backward, "avx512"}; }
+GeluKernels gelu_kernels_avx512() { return {forward, backward, value_and_derivative, "avx512"}; }
 
 }  // namespace ops

@@ -58,3 +58,12 @@ inline typename V::reg vgelu_grad(typename V::reg x) {
   const auto pdf = V::mul(V::set1(0.39894228040143267794f), vexp<V>(V::mul(V::set1(-0.5f), V::mul(x, x))));
   return V::fmadd(x, pdf, cdf);
 }
+
+// y = x Phi(x) and dy/dx = Phi(x) + x phi(x), sharing the erf.
+template <class V>
+inline void vgelu_value_and_derivative(typename V::reg x, typename V::reg& y, typename V::reg& dydx) {
+  const auto cdf = V::fmadd(verf<V>(V::mul(x, V::set1(0.70710678118654752440f))), V::set1(0.5f), V::set1(0.5f));
+  const auto pdf = V::mul(V::set1(0.39894228040143267794f), vexp<V>(V::mul(V::set1(-0.5f), V::mul(x, x))));
+  y = V::mul(x, cdf);
+  dydx = V::fmadd(x, pdf, cdf);
+}

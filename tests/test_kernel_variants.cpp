@@ -110,6 +110,13 @@ TEST_P(GeluKernelVariants, MatchReferenceAcrossTheRangeOnOddSizes) {
   simd.backward(n, x.data(), dy.data(), dx_got.data());
   for (int64_t i = 0; i <= n; ++i)
     ASSERT_NEAR(dx_got[i], dx_want[i], 4e-6f * (1 + std::fabs(dx_want[i]))) << v.name << " backward at x = " << (i < n ? x[i] : 0);
+  std::vector<float> y_got(n + 1, 3.f), d_want(n + 1, 3.f), d_got(n + 1, 3.f);
+  ref.value_and_derivative(n, x.data(), want.data(), d_want.data());
+  simd.value_and_derivative(n, x.data(), y_got.data(), d_got.data());
+  for (int64_t i = 0; i <= n; ++i) {
+    ASSERT_NEAR(y_got[i], want[i], 2e-6f * (1 + std::fabs(want[i]))) << v.name << " value at x = " << (i < n ? x[i] : 0);
+    ASSERT_NEAR(d_got[i], d_want[i], 4e-6f) << v.name << " derivative at x = " << (i < n ? x[i] : 0);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, GeluKernelVariants,

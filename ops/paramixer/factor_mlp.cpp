@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "engine/parallel.h"
 #include "engine/tape.h"
 #include "ops/column_sum.h"
 #include "ops/gelu_kernels.h"
@@ -72,7 +73,7 @@ void backward(const FactorDims& d, const T* dout, const T* x, const T* w1, const
   for (int64_t r0 = 0; r0 < d.R; r0 += C) {
     const int64_t n = std::min(C, d.R - r0);
     first_layer(d, r0, n, x, w1, b1, pre);  // recomputed, not stored
-    gelu_forward(n * MH, pre, h);
+    gelu_value_and_derivative(n * MH, pre, h, pre);  // h = gelu(pre); pre <- gelu'(pre)
     for (int64_t m = 0; m < d.M; ++m) {
       const T* dout_m = dout + (m * d.R + r0) * d.L;  // (n, L)
       GemmShape s_dh{1, n, d.H, d.L, false, false};  // dh[:, block m] = dout_m @ w2_m
@@ -86,8 +87,9 @@ void backward(const FactorDims& d, const T* dout, const T* x, const T* w1, const
       if (db2) accumulate_column_sums<T>(n, d.L, dout_m, db2 + m * d.L);
     }
     // dpre = dh * gelu'(pre), into h (no longer needed)
-    std::memset(h, 0, static_cast<size_t>(n * MH) * sizeof(T));
-    gelu_backward(n * MH, pre, dh, h);
+    engine::parallel_for(n * MH, 1 << 14, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) h[i] = dh[i] * pre[i];
+    });
     if (dw1) gemm<T>({1, MH, d.D, n, true, false}, h, x + r0 * d.D, dw1, true);
     if (db1) accumulate_column_sums<T>(n, MH, h, db1);
     if (dx) gemm<T>({1, n, d.D, MH, false, false}, h, w1, dx + r0 * d.D, true);

@@ -18,10 +18,10 @@ const std::vector<Preset>& presets() {
   static const std::vector<Preset> p{
       {"paramixer", "adding",
        {{"dim", "32"}, {"hidden", "32"}, {"layers", "2"}, {"lr", "1e-3"}, {"batch", "40"},
-        {"steps", "1500"}, {"eval-every", "250"}, {"eval-batch", "100"}}},
+        {"steps", "3000"}, {"schedule", "linear"}, {"eval-every", "250"}, {"eval-batch", "100"}}},
       {"paramixer", "order",
        {{"dim", "32"}, {"hidden", "32"}, {"layers", "2"}, {"lr", "1e-3"}, {"batch", "40"},
-        {"steps", "1500"}, {"eval-every", "250"}, {"eval-batch", "100"}}},
+        {"steps", "3000"}, {"schedule", "linear"}, {"eval-every", "250"}, {"eval-batch", "100"}}},
   };
   return p;
 }

@@ -93,6 +93,16 @@ Tensor Grads::at(int i) {
   return Tensor(impl.grad);
 }
 
+void Grads::add_output_grad(int i, const Tensor& dout) {
+  TensorImpl& impl = inputs_[static_cast<size_t>(i)].impl();
+  if (!impl.grad && dout.dtype() == impl.dtype) {
+    impl.grad = dout.reshape_view(impl.shape).impl_ptr();
+    return;
+  }
+  Tensor g = at(i);
+  add_into(g, dout);
+}
+
 bool grad_enabled() { return tape().grad_mode; }
 
 bool any_requires_grad(std::initializer_list<Tensor> inputs) {

@@ -21,6 +21,10 @@ class Grads {
   bool needs(int i) const { return inputs_[static_cast<size_t>(i)].requires_grad(); }
   // The gradient buffer of input i, allocated zeroed on first use; kernels accumulate into it.
   Tensor at(int i);
+  // Adds `dout` (same element count) to input i's gradient. When input i has none yet, it takes
+  // dout's buffer as a view instead of copying: only for a dout this node's output owns alone,
+  // which the tape releases right after (reshape's backward).
+  void add_output_grad(int i, const Tensor& dout);
 
  private:
   std::vector<Tensor>& inputs_;

@@ -119,8 +119,16 @@ std::vector<double> Tensor::to_vector() const {
 Tensor Tensor::reshape_view(const Shape& new_shape) const {
   LONGMIX_CHECK(new_shape.numel() == numel(),
                 "reshape: cannot view " << shape() << " as " << new_shape);
+  return block_view(0, new_shape);
+}
+
+Tensor Tensor::block_view(int64_t first, const Shape& new_shape) const {
+  LONGMIX_CHECK(first >= 0 && first + new_shape.numel() <= numel(),
+                "block_view: elements [" << first << ", " << first + new_shape.numel()
+                                         << ") are outside a tensor of shape " << shape());
   auto v = std::make_shared<TensorImpl>();
   v->storage = impl().storage;
+  v->offset = impl().offset + static_cast<size_t>(first) * dtype_size(dtype());
   v->shape = new_shape;
   v->dtype = dtype();
   return Tensor(v);
@@ -164,6 +172,7 @@ void Tensor::convert_in_place(DType target) {
   if (target == dtype()) return;
   Tensor converted = to(target);
   impl().storage = converted.impl().storage;
+  impl().offset = 0;
   impl().dtype = target;
   impl().grad.reset();
 }

@@ -25,6 +25,7 @@ struct Storage {
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
+  size_t offset = 0;  // bytes into storage: a view of a contiguous block of another tensor
   Shape shape;
   DType dtype = DType::f32;
   bool requires_grad = false;
@@ -60,15 +61,15 @@ class Tensor {
   template <class T>
   T* data() {
     check_dtype(dtype_of<T>());
-    return static_cast<T*>(impl().storage->data);
+    return static_cast<T*>(raw_data());
   }
   template <class T>
   const T* data() const {
     check_dtype(dtype_of<T>());
-    return static_cast<const T*>(impl().storage->data);
+    return static_cast<const T*>(raw_data());
   }
-  void* raw_data() { return impl().storage->data; }
-  const void* raw_data() const { return impl().storage->data; }
+  void* raw_data() { return static_cast<char*>(impl().storage->data) + impl().offset; }
+  const void* raw_data() const { return static_cast<const char*>(impl().storage->data) + impl().offset; }
 
   double item() const;                 // the single element of a 1-element tensor
   double at_flat(int64_t index) const;  // element by flat index, as double
@@ -76,6 +77,8 @@ class Tensor {
 
   // A tensor with a new shape over the same storage (no copy, no tape record).
   Tensor reshape_view(const Shape& shape) const;
+  // Elements [first, first + shape.numel()) of this tensor as a tensor of `shape` (no copy).
+  Tensor block_view(int64_t first, const Shape& shape) const;
   Tensor clone() const;           // deep copy, detached from autograd
   Tensor to(DType dtype) const;   // converted copy, detached from autograd
   Tensor detach() const;          // same storage, no autograd state

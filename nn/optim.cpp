@@ -108,10 +108,11 @@ double clip_grad_norm(const NamedTensors& params, double max_norm) {
   for (const auto& [name, p] : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    for (int64_t i = 0; i < g.numel(); ++i) {
-      const double x = g.at_flat(i);
-      sq += x * x;
-    }
+    engine::dispatch_float(g.dtype(), "clip_grad_norm", [&](auto zero) {
+      using T = decltype(zero);
+      const T* gp = g.data<T>();
+      for (int64_t i = 0; i < g.numel(); ++i) sq += static_cast<double>(gp[i]) * static_cast<double>(gp[i]);
+    });
   }
   const double norm = std::sqrt(sq);
   if (norm > max_norm && std::isfinite(norm)) {

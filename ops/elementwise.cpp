@@ -87,45 +87,59 @@ void forward(BinaryOp op, Broadcast bc, const T* a, const T* b, T* out) {
   }
 }
 
-// Gradients. For a broadcast b, the per-element contributions are summed over rows.
+// d(a op b)/da and d(a op b)/db, as the factor that multiplies dout.
+template <class T>
+inline T grad_a(BinaryOp op, T, T b) {
+  return op == BinaryOp::mul ? b : op == BinaryOp::div ? T(1) / b : T(1);
+}
+template <class T>
+inline T grad_b(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::add: return T(1);
+    case BinaryOp::sub: return T(-1);
+    case BinaryOp::mul: return a;
+    case BinaryOp::div: return -a / (b * b);
+  }
+  return 0;
+}
+
+// Gradients, walking (rows, cols) so that b's element is the column. For a broadcast b, the
+// per-element contributions are summed over rows in a fixed order.
 template <class T>
 void backward(BinaryOp op, Broadcast bc, const T* dout, const T* a, const T* b, Grads& g,
               Tensor& ga_t, Tensor& gb_t) {
-  const int64_t n = bc.rows * bc.cols;
+  const int64_t cols = bc.cols, n = bc.rows * bc.cols;
+  const bool scalar_b = cols == 1;
   if (g.needs(0)) {
     T* ga = ga_t.data<T>();
     engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const T bj = b[i % bc.cols];
-        ga[i] += op == BinaryOp::mul ? dout[i] * bj : op == BinaryOp::div ? dout[i] / bj : dout[i];
+      if (scalar_b) {
+        for (int64_t i = i0; i < i1; ++i) ga[i] += dout[i] * grad_a(op, a[i], b[0]);
+        return;
+      }
+      for (int64_t i = i0; i < i1;) {  // runs of one row each
+        const int64_t j0 = i % cols, run = std::min(cols - j0, i1 - i);
+        for (int64_t j = 0; j < run; ++j) ga[i + j] += dout[i + j] * grad_a(op, a[i + j], b[j0 + j]);
+        i += run;
       }
     });
   }
   if (g.needs(1)) {
     T* gb = gb_t.data<T>();
-    auto contribution = [&](int64_t i) -> T {
-      const T bj = b[i % bc.cols];
-      switch (op) {
-        case BinaryOp::add: return dout[i];
-        case BinaryOp::sub: return -dout[i];
-        case BinaryOp::mul: return dout[i] * a[i];
-        case BinaryOp::div: return -dout[i] * a[i] / (bj * bj);
-      }
-      return 0;
-    };
     if (bc.rows == 1) {
       engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) gb[i] += contribution(i);
+        for (int64_t i = i0; i < i1; ++i) gb[i] += dout[i] * grad_b(op, a[i], b[i]);
       });
-    } else if (bc.cols == 1) {
-      // A scalar b: fixed chunks, each summed serially, the partial sums added in order.
+    } else if (scalar_b) {
+      // Fixed chunks, each summed serially, the partial sums added in chunk order.
       accumulate_row_contributions<T>(engine::num_chunks(n, kGrain), 1, gb, [&](int64_t c, T* acc) {
         const int64_t i1 = std::min(n, (c + 1) * kGrain);
-        for (int64_t i = c * kGrain; i < i1; ++i) acc[0] += contribution(i);
+        for (int64_t i = c * kGrain; i < i1; ++i) acc[0] += dout[i] * grad_b(op, a[i], b[0]);
       });
     } else {
-      accumulate_row_contributions<T>(bc.rows, bc.cols, gb, [&](int64_t r, T* acc) {
-        for (int64_t j = 0; j < bc.cols; ++j) acc[j] += contribution(r * bc.cols + j);
+      accumulate_row_contributions<T>(bc.rows, cols, gb, [&](int64_t r, T* acc) {
+        const int64_t base = r * cols;
+        for (int64_t j = 0; j < cols; ++j) acc[j] += dout[base + j] * grad_b(op, a[base + j], b[j]);
       });
     }
   }

@@ -9,18 +9,6 @@
 namespace ops {
 namespace {
 
-// dst += src, elementwise over equal numel.
-void accumulate(Tensor dst, const Tensor& src) {
-  engine::dispatch_float(dst.dtype(), "accumulate", [&](auto zero) {
-    using T = decltype(zero);
-    T* d = dst.data<T>();
-    const T* s = src.data<T>();
-    engine::parallel_for(dst.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) d[i] += s[i];
-    });
-  });
-}
-
 // Copies blocks between tensors viewed as (outer, axis_len, inner): `src` rows [0, len) go to
 // `dst` rows [offset, offset + len) (or the other way with to_dst = false), optionally adding.
 template <class T>
@@ -78,7 +66,7 @@ Tensor reshape(const Tensor& x, const std::vector<int64_t>& dims) {
   LONGMIX_CHECK(shape.numel() == x.numel(), "reshape: cannot view " << x.shape() << " as " << requested.str());
   Tensor y = x.reshape_view(shape);
   engine::record("reshape", y, {x}, [](const Tensor& dy, engine::Grads& g) {
-    if (g.needs(0)) accumulate(g.at(0), dy);
+    if (g.needs(0)) g.add_output_grad(0, dy);
   });
   return y;
 }
@@ -124,12 +112,17 @@ Tensor slice(const Tensor& x, int axis_in, int64_t start, int64_t length) {
   engine::Shape shape = x.shape();
   shape[axis] = length;
   const int64_t outer = x.shape().prefix_numel(axis), inner = x.shape().suffix_numel(axis + 1);
-  Tensor y = Tensor::empty(shape, x.dtype());
-  engine::dispatch_float(x.dtype(), "slice", [&](auto zero) {
-    using T = decltype(zero);
-    copy_along_axis<T>(outer, inner, y.data<T>(), length, const_cast<T*>(x.data<T>()), len, start,
-                       false, false);
-  });
+  Tensor y;
+  if (outer == 1) {  // one contiguous block (a slice of the leading axis): a view, no copy
+    y = x.block_view(start * inner, shape);
+  } else {
+    y = Tensor::empty(shape, x.dtype());
+    engine::dispatch_float(x.dtype(), "slice", [&](auto zero) {
+      using T = decltype(zero);
+      copy_along_axis<T>(outer, inner, y.data<T>(), length, const_cast<T*>(x.data<T>()), len, start,
+                         false, false);
+    });
+  }
   engine::record("slice", y, {x}, [=](const Tensor& dy, engine::Grads& g) {
     if (!g.needs(0)) return;
     Tensor dx = g.at(0);

@@ -176,3 +176,17 @@ TEST(Cpu, IsaNamesAndDetection) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Tensor, BlockViewSharesStorageAtAnOffset) {
+  Tensor t = Tensor::from_data({3, 2}, std::vector<float>{0, 1, 2, 3, 4, 5});
+  Tensor row = t.block_view(2, {2});
+  EXPECT_EQ(row.to_vector(), (std::vector<double>{2, 3}));
+  row.data<float>()[1] = 9;
+  EXPECT_EQ(t.at_flat(3), 9);
+  EXPECT_EQ(row.reshape_view({1, 2}).at_flat(0), 2);  // views of views keep the offset
+  EXPECT_THROW(t.block_view(5, {2}), engine::Error);
+}
+
+}  // namespace

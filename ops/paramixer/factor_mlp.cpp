@@ -7,6 +7,7 @@
 #include "ops/column_sum.h"
 #include "ops/gelu_kernels.h"
 #include "ops/gemm.h"
+#include "ops/paramixer/mix_kernels.h"
 
 namespace ops {
 namespace {
@@ -41,19 +42,50 @@ void first_layer(const FactorDims& d, int64_t r0, int64_t n, const T* x, const T
   gemm<T>({1, n, d.MH(), d.D, false, true}, x + r0 * d.D, w1, pre, false, b1);
 }
 
+// out[m, r0 .. r0+n) = h @ w2[m]^T + b2[m]. float32: the link-head kernels (GEMMs this narrow,
+// N = L ~ 11, run far below peak in oneDNN); float64: one plain GEMM per factor.
 template <class T>
-void forward(const FactorDims& d, const T* x, const T* w1, const T* b1, const T* w2, const T* b2, T* out) {
-  Tensor scratch = Tensor::empty({d.chunk(), d.MH()}, engine::dtype_of<T>());
-  T* h = scratch.data<T>();
-  for (int64_t r0 = 0; r0 < d.R; r0 += d.chunk()) {
-    const int64_t n = std::min(d.chunk(), d.R - r0);
-    first_layer(d, r0, n, x, w1, b1, h);
-    gelu_forward(n * d.MH(), h, h);
+void second_layer(const FactorDims& d, int64_t r0, int64_t n, const T* h, const T* w2, const T* w2t,
+                  const T* b2, T* out) {
+  if constexpr (std::is_same_v<T, float>) {
+    link_kernels().forward({n, d.M, d.H, d.L, d.R * d.L}, h, w2t, b2, out + r0 * d.L);
+  } else {
     for (int64_t m = 0; m < d.M; ++m) {
       GemmShape s{1, n, d.L, d.H, false, true};
       s.lda = d.MH();
       gemm<T>(s, h + m * d.H, w2 + m * d.L * d.H, out + (m * d.R + r0) * d.L, false, b2 + m * d.L);
     }
+  }
+}
+
+// dh[:, block m] = dout[m, r0 .. r0+n) @ w2[m]  (overwrites dh)
+template <class T>
+void second_layer_dhidden(const FactorDims& d, int64_t r0, int64_t n, const T* dout, const T* w2, T* dh) {
+  if constexpr (std::is_same_v<T, float>) {
+    link_kernels().dhidden({n, d.M, d.H, d.L, d.R * d.L}, dout + r0 * d.L, w2, dh);
+  } else {
+    for (int64_t m = 0; m < d.M; ++m) {
+      GemmShape s{1, n, d.H, d.L, false, false};
+      s.ldc = d.MH();
+      gemm<T>(s, dout + (m * d.R + r0) * d.L, w2 + m * d.L * d.H, dh + m * d.H, false);
+    }
+  }
+}
+
+template <class T>
+void forward(const FactorDims& d, const T* x, const T* w1, const T* b1, const T* w2, const T* b2, T* out) {
+  Tensor scratch = Tensor::empty({d.chunk(), d.MH()}, engine::dtype_of<T>());
+  Tensor w2t_t = Tensor::empty({d.M, d.H, d.L}, engine::dtype_of<T>());  // w2 transposed per factor
+  T* h = scratch.data<T>();
+  T* w2t = w2t_t.data<T>();
+  for (int64_t m = 0; m < d.M; ++m)
+    for (int64_t l = 0; l < d.L; ++l)
+      for (int64_t k = 0; k < d.H; ++k) w2t[(m * d.H + k) * d.L + l] = w2[(m * d.L + l) * d.H + k];
+  for (int64_t r0 = 0; r0 < d.R; r0 += d.chunk()) {
+    const int64_t n = std::min(d.chunk(), d.R - r0);
+    first_layer(d, r0, n, x, w1, b1, h);
+    gelu_forward(n * d.MH(), h, h);
+    second_layer(d, r0, n, h, w2, w2t, b2, out);
   }
 }
 
@@ -74,11 +106,9 @@ void backward(const FactorDims& d, const T* dout, const T* x, const T* w1, const
     const int64_t n = std::min(C, d.R - r0);
     first_layer(d, r0, n, x, w1, b1, pre);  // recomputed, not stored
     gelu_value_and_derivative(n * MH, pre, h, pre);  // h = gelu(pre); pre <- gelu'(pre)
+    second_layer_dhidden(d, r0, n, dout, w2, dh);
     for (int64_t m = 0; m < d.M; ++m) {
       const T* dout_m = dout + (m * d.R + r0) * d.L;  // (n, L)
-      GemmShape s_dh{1, n, d.H, d.L, false, false};  // dh[:, block m] = dout_m @ w2_m
-      s_dh.ldc = MH;
-      gemm<T>(s_dh, dout_m, w2 + m * d.L * d.H, dh + m * d.H, false);
       if (dw2) {  // dw2_m (L,H) += dout_m^T @ h[:, block m]
         GemmShape s_w{1, d.L, d.H, n, true, false};
         s_w.ldb = MH;

@@ -26,6 +26,25 @@ struct MixKernels {
   const char* name;
 };
 
+// The second layers of the M factor MLPs (the "link heads"), for one chunk of n rows:
+//   forward:  out[m, r, :] = b2[m] + h[r, m*H:(m+1)*H] @ w2[m]^T   (w2t = w2 transposed: (M, H, L))
+//   dhidden:  dh[r, m*H:(m+1)*H] = dout[m, r, :] @ w2[m]           (overwrites dh)
+// h and dh are (n, M*H); out and dout hold factor m's rows at m * factor_stride. Split over rows.
+struct LinkDims {
+  int64_t n, M, H, L, factor_stride;
+};
+
+struct LinkKernels {
+  void (*forward)(const LinkDims& d, const float* h, const float* w2t, const float* b2, float* out);
+  void (*dhidden)(const LinkDims& d, const float* dout, const float* w2, float* dh);
+  const char* name;
+};
+
+LinkKernels link_kernels_ref();
+LinkKernels link_kernels_avx2();
+LinkKernels link_kernels_avx512();
+const LinkKernels& link_kernels();
+
 MixKernels mix_kernels_ref();
 MixKernels mix_kernels_avx2();
 MixKernels mix_kernels_avx512();

@@ -14,54 +14,77 @@ inline __mmask16 tail_mask(int64_t left) {
   return left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
 }
 
-// o[c0 .. c0+16*NV) = [o] + [self] + sum_k coef(k) * row(k)[c0 ..], masked to D.
-template <int NV, class Coef, class Row>
-inline void weighted_row_sum(int64_t L, int64_t D, int64_t c0, Coef coef, Row row, const float* self,
-                             float* o, bool accumulate) {
+// The shared inner loop of every kernel here: for RR rows at once,
+//   out(r)[c0 .. c0+16*NV) = [out(r)] + [self(r)] + sum_k coef(r, k) * row(r, k)[c0 ..]
+// masked to D columns. RR * NV independent accumulator chains hide the FMA latency (one row
+// of D = 32 alone would give only two). `job` supplies coef, row, self (or nullptr) and out.
+template <int RR, int NV, class Job>
+inline void weighted_rows_block(int64_t K, int64_t D, int64_t c0, const Job& job, int64_t r, bool accumulate) {
   __mmask16 m[NV];
-  __m512 acc[NV];
-  for (int c = 0; c < NV; ++c) {
-    m[c] = tail_mask(D - c0 - 16 * c);
-    acc[c] = accumulate ? _mm512_maskz_loadu_ps(m[c], o + c0 + 16 * c) : _mm512_setzero_ps();
-    if (self) acc[c] = _mm512_add_ps(acc[c], _mm512_maskz_loadu_ps(m[c], self + c0 + 16 * c));
+  __m512 acc[RR][NV];
+  for (int c = 0; c < NV; ++c) m[c] = tail_mask(D - c0 - 16 * c);
+  for (int q = 0; q < RR; ++q) {
+    const float* self = job.self(r + q);
+    float* o = job.out(r + q) + c0;
+    for (int c = 0; c < NV; ++c) {
+      acc[q][c] = accumulate ? _mm512_maskz_loadu_ps(m[c], o + 16 * c) : _mm512_setzero_ps();
+      if (self) acc[q][c] = _mm512_add_ps(acc[q][c], _mm512_maskz_loadu_ps(m[c], self + c0 + 16 * c));
+    }
   }
-  for (int64_t k = 0; k < L; ++k) {
-    const __m512 wk = _mm512_set1_ps(coef(k));
-    const float* src = row(k) + c0;
-    for (int c = 0; c < NV; ++c)
-      acc[c] = _mm512_fmadd_ps(wk, _mm512_maskz_loadu_ps(m[c], src + 16 * c), acc[c]);
+  for (int64_t k = 0; k < K; ++k) {
+#pragma GCC unroll 4
+    for (int q = 0; q < RR; ++q) {
+      const __m512 wk = _mm512_set1_ps(job.coef(r + q, k));
+      const float* src = job.row(r + q, k) + c0;
+#pragma GCC unroll 4
+      for (int c = 0; c < NV; ++c) acc[q][c] = _mm512_fmadd_ps(wk, _mm512_maskz_loadu_ps(m[c], src + 16 * c), acc[q][c]);
+    }
   }
-  for (int c = 0; c < NV; ++c) _mm512_mask_storeu_ps(o + c0 + 16 * c, m[c], acc[c]);
+  for (int q = 0; q < RR; ++q)
+    for (int c = 0; c < NV; ++c) _mm512_mask_storeu_ps(job.out(r + q) + c0 + 16 * c, m[c], acc[q][c]);
 }
 
-template <class Coef, class Row>
-inline void weighted_row(int64_t L, int64_t D, Coef coef, Row row, const float* self, float* o,
-                         bool accumulate) {
+template <int RR, class Job>
+inline void weighted_rows_cols(int64_t K, int64_t D, const Job& job, int64_t r, bool accumulate) {
   for (int64_t c0 = 0; c0 < D; c0 += 64) {
     const int64_t left = D - c0;
     if (left > 48)
-      weighted_row_sum<4>(L, D, c0, coef, row, self, o, accumulate);
+      weighted_rows_block<RR, 4>(K, D, c0, job, r, accumulate);
     else if (left > 32)
-      weighted_row_sum<3>(L, D, c0, coef, row, self, o, accumulate);
+      weighted_rows_block<RR, 3>(K, D, c0, job, r, accumulate);
     else if (left > 16)
-      weighted_row_sum<2>(L, D, c0, coef, row, self, o, accumulate);
+      weighted_rows_block<RR, 2>(K, D, c0, job, r, accumulate);
     else
-      weighted_row_sum<1>(L, D, c0, coef, row, self, o, accumulate);
+      weighted_rows_block<RR, 1>(K, D, c0, job, r, accumulate);
   }
 }
 
+// Rows [r0, r1): four at a time, then one at a time.
+template <class Job>
+inline void weighted_rows(int64_t K, int64_t D, const Job& job, int64_t r0, int64_t r1, bool accumulate) {
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) weighted_rows_cols<4>(K, D, job, r, accumulate);
+  for (; r < r1; ++r) weighted_rows_cols<1>(K, D, job, r, accumulate);
+}
+
+// out[r] = [v[r]] + sum_k w[r,k] v[src(r,k)]
 void forward(const MixDims& d, const int64_t* offsets, const float* w, const float* v, bool residual,
              float* out) {
-  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t b = r / d.N, i = r % d.N;
-      const float* vb = v + b * d.N * d.D;
-      const float* wr = w + r * d.L;
-      weighted_row(
-          d.L, d.D, [&](int64_t k) { return wr[k]; },
-          [&](int64_t k) { return vb + mix_src(i, offsets[k], d.N) * d.D; },
-          residual ? vb + i * d.D : nullptr, out + r * d.D, false);
+  struct Job {
+    const MixDims& d;
+    const int64_t* offsets;
+    const float *w, *v;
+    bool residual;
+    float* o;
+    float coef(int64_t r, int64_t k) const { return w[r * d.L + k]; }
+    const float* row(int64_t r, int64_t k) const {
+      return v + (r - r % d.N + mix_src(r % d.N, offsets[k], d.N)) * d.D;
     }
+    const float* self(int64_t r) const { return residual ? v + r * d.D : nullptr; }
+    float* out(int64_t r) const { return o + r * d.D; }
+  } job{d, offsets, w, v, residual, out};
+  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+    weighted_rows(d.L, d.D, job, r0, r1, false);
   });
 }
 
@@ -134,21 +157,65 @@ void backward_w(const MixDims& d, const int64_t* offsets, const float* dout, con
   });
 }
 
+// dv[j] += [dout[j]] + sum_k w[s,k] dout[s], s = (j - o_k) mod N: a gather, rows of dv owned.
 void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, const float* w, bool residual,
                 float* dv) {
+  struct Job {
+    const MixDims& d;
+    const int64_t* offsets;
+    const float *dout, *w;
+    bool residual;
+    float* dv;
+    int64_t src(int64_t r, int64_t k) const { return r - r % d.N + mix_dst(r % d.N, offsets[k], d.N); }
+    float coef(int64_t r, int64_t k) const { return w[src(r, k) * d.L + k]; }
+    const float* row(int64_t r, int64_t k) const { return dout + src(r, k) * d.D; }
+    const float* self(int64_t r) const { return residual ? dout + r * d.D : nullptr; }
+    float* out(int64_t r) const { return dv + r * d.D; }
+  } job{d, offsets, dout, w, residual, dv};
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t b = r / d.N, j = r % d.N;
-      const int64_t base = b * d.N;
-      weighted_row(
-          d.L, d.D, [&](int64_t k) { return w[(base + mix_dst(j, offsets[k], d.N)) * d.L + k]; },
-          [&](int64_t k) { return dout + (base + mix_dst(j, offsets[k], d.N)) * d.D; },
-          residual ? dout + r * d.D : nullptr, dv + r * d.D, true);
+    weighted_rows(d.L, d.D, job, r0, r1, true);
+  });
+}
+
+void link_forward(const LinkDims& d, const float* h, const float* w2t, const float* b2, float* out) {
+  const int64_t MH = d.M * d.H;
+  engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t m = 0; m < d.M; ++m) {
+      struct Job {
+        const float *h, *w2t, *b2;
+        float* o;
+        int64_t MH, H, L, m, stride;
+        float coef(int64_t r, int64_t k) const { return h[r * MH + m * H + k]; }
+        const float* row(int64_t, int64_t k) const { return w2t + (m * H + k) * L; }
+        const float* self(int64_t) const { return b2 + m * L; }
+        float* out(int64_t r) const { return o + m * stride + r * L; }
+      } job{h, w2t, b2, out, MH, d.H, d.L, m, d.factor_stride};
+      weighted_rows(d.H, d.L, job, r0, r1, false);
+    }
+  });
+}
+
+void link_dhidden(const LinkDims& d, const float* dout, const float* w2, float* dh) {
+  const int64_t MH = d.M * d.H;
+  engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t m = 0; m < d.M; ++m) {
+      struct Job {
+        const float *dout, *w2;
+        float* dh;
+        int64_t MH, H, L, m, stride;
+        float coef(int64_t r, int64_t k) const { return dout[m * stride + r * L + k]; }
+        const float* row(int64_t, int64_t k) const { return w2 + (m * L + k) * H; }
+        const float* self(int64_t) const { return nullptr; }
+        float* out(int64_t r) const { return dh + r * MH + m * H; }
+      } job{dout, w2, dh, MH, d.H, d.L, m, d.factor_stride};
+      weighted_rows(d.L, d.H, job, r0, r1, false);
     }
   });
 }
 
 }  // namespace
+
+LinkKernels link_kernels_avx512() { return {link_forward, link_dhidden, "avx512"}; }
 
 MixKernels mix_kernels_avx512() { return {forward, backward_w, backward_v, "avx512"}; }
 

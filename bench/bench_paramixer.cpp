@@ -74,6 +74,7 @@ void BM_ParamixerTrainStep(benchmark::State& state) {
   engine::Rng rng(1);
   nn::ParamixerNetConfig c;
   c.layer.seq_len = N;
+  c.layer.recompute = state.range(2) != 0;
   c.input_features = 2;
   c.layers = 2;
   nn::ParamixerNet net(c, rng);
@@ -93,8 +94,9 @@ void BM_ParamixerTrainStep(benchmark::State& state) {
   state.counters["peak_MB"] = static_cast<double>(engine::allocator_stats().peak_in_use - base) / 1e6;
 }
 BENCHMARK(BM_ParamixerTrainStep)
-    ->ArgNames({"log2N", "threads"})
-    ->ArgsProduct({{10, 12, 14}, {1, 2}})
+    ->ArgNames({"log2N", "threads", "recompute"})
+    ->ArgsProduct({{10, 12, 14}, {1, 2}, {0}})
+    ->ArgsProduct({{12, 14, 16}, {2}, {1}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include "engine/parallel.h"
 #include "engine/tape.h"
 #include "ops/column_sum.h"
 #include "ops/gelu_kernels.h"
@@ -42,50 +41,42 @@ void first_layer(const FactorDims& d, int64_t r0, int64_t n, const T* x, const T
   gemm<T>({1, n, d.MH(), d.D, false, true}, x + r0 * d.D, w1, pre, false, b1);
 }
 
-// out[m, r0 .. r0+n) = h @ w2[m]^T + b2[m]. float32: the link-head kernels (GEMMs this narrow,
-// N = L ~ 11, run far below peak in oneDNN); float64: one plain GEMM per factor.
+// out[m, r0 .. r0+n) = h[:, block m] @ w2[m]^T + b2[m], one GEMM per factor.
 template <class T>
-void second_layer(const FactorDims& d, int64_t r0, int64_t n, const T* h, const T* w2, const T* w2t,
-                  const T* b2, T* out) {
-  if constexpr (std::is_same_v<T, float>) {
-    link_kernels().forward({n, d.M, d.H, d.L, d.R * d.L}, h, w2t, b2, out + r0 * d.L);
-  } else {
-    for (int64_t m = 0; m < d.M; ++m) {
-      GemmShape s{1, n, d.L, d.H, false, true};
-      s.lda = d.MH();
-      gemm<T>(s, h + m * d.H, w2 + m * d.L * d.H, out + (m * d.R + r0) * d.L, false, b2 + m * d.L);
-    }
+void second_layer(const FactorDims& d, int64_t r0, int64_t n, const T* h, const T* w2, const T* b2, T* out) {
+  for (int64_t m = 0; m < d.M; ++m) {
+    GemmShape s{1, n, d.L, d.H, false, true};
+    s.lda = d.MH();
+    gemm<T>(s, h + m * d.H, w2 + m * d.L * d.H, out + (m * d.R + r0) * d.L, false, b2 + m * d.L);
   }
 }
 
-// dh[:, block m] = dout[m, r0 .. r0+n) @ w2[m]  (overwrites dh)
+// dpre[:, block m] = gelu'(pre) * (dout[m, r0 .. r0+n) @ w2[m])  (overwrites dpre).
+// float32: the link-head kernel, which applies gelu' as it stores.
 template <class T>
-void second_layer_dhidden(const FactorDims& d, int64_t r0, int64_t n, const T* dout, const T* w2, T* dh) {
+void second_layer_dpre(const FactorDims& d, int64_t r0, int64_t n, const T* dout, const T* w2,
+                       const T* gelu_grad, T* dpre) {
   if constexpr (std::is_same_v<T, float>) {
-    link_kernels().dhidden({n, d.M, d.H, d.L, d.R * d.L}, dout + r0 * d.L, w2, dh);
+    link_kernels().dhidden({n, d.M, d.H, d.L, d.R * d.L}, dout + r0 * d.L, w2, gelu_grad, dpre);
   } else {
     for (int64_t m = 0; m < d.M; ++m) {
       GemmShape s{1, n, d.H, d.L, false, false};
       s.ldc = d.MH();
-      gemm<T>(s, dout + (m * d.R + r0) * d.L, w2 + m * d.L * d.H, dh + m * d.H, false);
+      gemm<T>(s, dout + (m * d.R + r0) * d.L, w2 + m * d.L * d.H, dpre + m * d.H, false);
     }
+    for (int64_t i = 0; i < n * d.MH(); ++i) dpre[i] *= gelu_grad[i];
   }
 }
 
 template <class T>
 void forward(const FactorDims& d, const T* x, const T* w1, const T* b1, const T* w2, const T* b2, T* out) {
   Tensor scratch = Tensor::empty({d.chunk(), d.MH()}, engine::dtype_of<T>());
-  Tensor w2t_t = Tensor::empty({d.M, d.H, d.L}, engine::dtype_of<T>());  // w2 transposed per factor
   T* h = scratch.data<T>();
-  T* w2t = w2t_t.data<T>();
-  for (int64_t m = 0; m < d.M; ++m)
-    for (int64_t l = 0; l < d.L; ++l)
-      for (int64_t k = 0; k < d.H; ++k) w2t[(m * d.H + k) * d.L + l] = w2[(m * d.L + l) * d.H + k];
   for (int64_t r0 = 0; r0 < d.R; r0 += d.chunk()) {
     const int64_t n = std::min(d.chunk(), d.R - r0);
     first_layer(d, r0, n, x, w1, b1, h);
     gelu_forward(n * d.MH(), h, h);
-    second_layer(d, r0, n, h, w2, w2t, b2, out);
+    second_layer(d, r0, n, h, w2, b2, out);
   }
 }
 
@@ -106,7 +97,7 @@ void backward(const FactorDims& d, const T* dout, const T* x, const T* w1, const
     const int64_t n = std::min(C, d.R - r0);
     first_layer(d, r0, n, x, w1, b1, pre);  // recomputed, not stored
     gelu_value_and_derivative(n * MH, pre, h, pre);  // h = gelu(pre); pre <- gelu'(pre)
-    second_layer_dhidden(d, r0, n, dout, w2, dh);
+    second_layer_dpre(d, r0, n, dout, w2, pre, dh);  // dh now holds d(loss)/d(pre)
     for (int64_t m = 0; m < d.M; ++m) {
       const T* dout_m = dout + (m * d.R + r0) * d.L;  // (n, L)
       if (dw2) {  // dw2_m (L,H) += dout_m^T @ h[:, block m]
@@ -116,13 +107,9 @@ void backward(const FactorDims& d, const T* dout, const T* x, const T* w1, const
       }
       if (db2) accumulate_column_sums<T>(n, d.L, dout_m, db2 + m * d.L);
     }
-    // dpre = dh * gelu'(pre), into h (no longer needed)
-    engine::parallel_for(n * MH, 1 << 14, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) h[i] = dh[i] * pre[i];
-    });
-    if (dw1) gemm<T>({1, MH, d.D, n, true, false}, h, x + r0 * d.D, dw1, true);
-    if (db1) accumulate_column_sums<T>(n, MH, h, db1);
-    if (dx) gemm<T>({1, n, d.D, MH, false, false}, h, w1, dx + r0 * d.D, true);
+    if (dw1) gemm<T>({1, MH, d.D, n, true, false}, dh, x + r0 * d.D, dw1, true);
+    if (db1) accumulate_column_sums<T>(n, MH, dh, db1);
+    if (dx) gemm<T>({1, n, d.D, MH, false, false}, dh, w1, dx + r0 * d.D, true);
   }
 }
 

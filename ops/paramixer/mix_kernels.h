@@ -26,17 +26,18 @@ struct MixKernels {
   const char* name;
 };
 
-// The second layers of the M factor MLPs (the "link heads"), for one chunk of n rows:
-//   forward:  out[m, r, :] = b2[m] + h[r, m*H:(m+1)*H] @ w2[m]^T   (w2t = w2 transposed: (M, H, L))
-//   dhidden:  dh[r, m*H:(m+1)*H] = dout[m, r, :] @ w2[m]           (overwrites dh)
-// h and dh are (n, M*H); out and dout hold factor m's rows at m * factor_stride. Split over rows.
+// Backward through the second layers of the M factor MLPs (the "link heads"), for n rows:
+//   dhidden:  dh[r, m*H:(m+1)*H] = scale[r, m*H:(m+1)*H] * (dout[m, r, :] @ w2[m])   (overwrites)
+// dh and scale are (n, M*H) (scale = GELU'(pre), so dh comes out as the gradient of the first
+// layer's output); dout holds factor m's rows at m * factor_stride. Split over rows. (These
+// GEMMs have K = L ~ 11; four rows at a time sharing w2's loads beat oneDNN on them. The
+// forward direction, N = L, does not, and stays with oneDNN.)
 struct LinkDims {
   int64_t n, M, H, L, factor_stride;
 };
 
 struct LinkKernels {
-  void (*forward)(const LinkDims& d, const float* h, const float* w2t, const float* b2, float* out);
-  void (*dhidden)(const LinkDims& d, const float* dout, const float* w2, float* dh);
+  void (*dhidden)(const LinkDims& d, const float* dout, const float* w2, const float* scale, float* dh);
   const char* name;
 };
 

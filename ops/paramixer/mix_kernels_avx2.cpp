@@ -98,32 +98,22 @@ void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, con
   });
 }
 
-void link_forward(const LinkDims& d, const float* h, const float* w2t, const float* b2, float* out) {
+void link_dhidden(const LinkDims& d, const float* dout, const float* w2, const float* scale, float* dh) {
   const int64_t MH = d.M * d.H;
   engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t m = 0; m < d.M; ++m)
-        weighted_row(
-            d.H, d.L, [&](int64_t k) { return h[r * MH + m * d.H + k]; },
-            [&](int64_t k) { return w2t + (m * d.H + k) * d.L; }, b2 + m * d.L,
-            out + m * d.factor_stride + r * d.L, false);
-  });
-}
-
-void link_dhidden(const LinkDims& d, const float* dout, const float* w2, float* dh) {
-  const int64_t MH = d.M * d.H;
-  engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r)
+    for (int64_t r = r0; r < r1; ++r) {
       for (int64_t m = 0; m < d.M; ++m)
         weighted_row(
             d.L, d.H, [&](int64_t k) { return dout[m * d.factor_stride + r * d.L + k]; },
             [&](int64_t k) { return w2 + (m * d.L + k) * d.H; }, nullptr, dh + r * MH + m * d.H, false);
+      for (int64_t c = 0; c < MH; ++c) dh[r * MH + c] *= scale[r * MH + c];
+    }
   });
 }
 
 }  // namespace
 
-LinkKernels link_kernels_avx2() { return {link_forward, link_dhidden, "avx2"}; }
+LinkKernels link_kernels_avx2() { return {link_dhidden, "avx2"}; }
 
 MixKernels mix_kernels_avx2() { return {forward, backward_w, backward_v, "avx2"}; }
 

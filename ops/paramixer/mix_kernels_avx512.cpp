@@ -15,8 +15,8 @@ inline __mmask16 tail_mask(int64_t left) {
 }
 
 // The shared inner loop of every kernel here: for RR rows at once,
-//   out(r)[c0 .. c0+16*NV) = [out(r)] + [self(r)] + sum_k coef(r, k) * row(r, k)[c0 ..]
-// masked to D columns. RR * NV independent accumulator chains hide the FMA latency (one row
+//   out(r)[c0 .. c0+16*NV) = [scale(r) *] ([out(r)] + [self(r)] + sum_k coef(r, k) * row(r, k)[c0 ..])
+// masked to D columns (scale(r) may be nullptr). RR * NV independent accumulator chains hide the FMA latency (one row
 // of D = 32 alone would give only two). `job` supplies coef, row, self (or nullptr) and out.
 template <int RR, int NV, class Job>
 inline void weighted_rows_block(int64_t K, int64_t D, int64_t c0, const Job& job, int64_t r, bool accumulate) {
@@ -40,8 +40,13 @@ inline void weighted_rows_block(int64_t K, int64_t D, int64_t c0, const Job& job
       for (int c = 0; c < NV; ++c) acc[q][c] = _mm512_fmadd_ps(wk, _mm512_maskz_loadu_ps(m[c], src + 16 * c), acc[q][c]);
     }
   }
-  for (int q = 0; q < RR; ++q)
-    for (int c = 0; c < NV; ++c) _mm512_mask_storeu_ps(job.out(r + q) + c0 + 16 * c, m[c], acc[q][c]);
+  for (int q = 0; q < RR; ++q) {
+    const float* scale = job.scale(r + q);
+    for (int c = 0; c < NV; ++c) {
+      if (scale) acc[q][c] = _mm512_mul_ps(acc[q][c], _mm512_maskz_loadu_ps(m[c], scale + c0 + 16 * c));
+      _mm512_mask_storeu_ps(job.out(r + q) + c0 + 16 * c, m[c], acc[q][c]);
+    }
+  }
 }
 
 template <int RR, class Job>
@@ -59,11 +64,13 @@ inline void weighted_rows_cols(int64_t K, int64_t D, const Job& job, int64_t r, 
   }
 }
 
-// Rows [r0, r1): four at a time, then one at a time.
-template <class Job>
+// Rows [r0, r1): RR at a time, then one at a time. RR > 1 pays when the rows share their
+// `row(k)` loads (a weight matrix); the sparse product's gathers are load-bound, so RR = 1.
+template <int RR, class Job>
 inline void weighted_rows(int64_t K, int64_t D, const Job& job, int64_t r0, int64_t r1, bool accumulate) {
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) weighted_rows_cols<4>(K, D, job, r, accumulate);
+  if constexpr (RR > 1)
+    for (; r + RR <= r1; r += RR) weighted_rows_cols<RR>(K, D, job, r, accumulate);
   for (; r < r1; ++r) weighted_rows_cols<1>(K, D, job, r, accumulate);
 }
 
@@ -81,10 +88,11 @@ void forward(const MixDims& d, const int64_t* offsets, const float* w, const flo
       return v + (r - r % d.N + mix_src(r % d.N, offsets[k], d.N)) * d.D;
     }
     const float* self(int64_t r) const { return residual ? v + r * d.D : nullptr; }
+    const float* scale(int64_t) const { return nullptr; }
     float* out(int64_t r) const { return o + r * d.D; }
   } job{d, offsets, w, v, residual, out};
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
-    weighted_rows(d.L, d.D, job, r0, r1, false);
+    weighted_rows<1>(d.L, d.D, job, r0, r1, false);
   });
 }
 
@@ -170,52 +178,39 @@ void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, con
     float coef(int64_t r, int64_t k) const { return w[src(r, k) * d.L + k]; }
     const float* row(int64_t r, int64_t k) const { return dout + src(r, k) * d.D; }
     const float* self(int64_t r) const { return residual ? dout + r * d.D : nullptr; }
+    const float* scale(int64_t) const { return nullptr; }
     float* out(int64_t r) const { return dv + r * d.D; }
   } job{d, offsets, dout, w, residual, dv};
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
-    weighted_rows(d.L, d.D, job, r0, r1, true);
+    weighted_rows<1>(d.L, d.D, job, r0, r1, true);
   });
 }
 
-void link_forward(const LinkDims& d, const float* h, const float* w2t, const float* b2, float* out) {
+// Rows per block in the link-head kernel: four rows share each w2 row load.
+constexpr int kLinkRows = 4;
+
+void link_dhidden(const LinkDims& d, const float* dout, const float* w2, const float* scale, float* dh) {
   const int64_t MH = d.M * d.H;
   engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
     for (int64_t m = 0; m < d.M; ++m) {
       struct Job {
-        const float *h, *w2t, *b2;
-        float* o;
-        int64_t MH, H, L, m, stride;
-        float coef(int64_t r, int64_t k) const { return h[r * MH + m * H + k]; }
-        const float* row(int64_t, int64_t k) const { return w2t + (m * H + k) * L; }
-        const float* self(int64_t) const { return b2 + m * L; }
-        float* out(int64_t r) const { return o + m * stride + r * L; }
-      } job{h, w2t, b2, out, MH, d.H, d.L, m, d.factor_stride};
-      weighted_rows(d.H, d.L, job, r0, r1, false);
-    }
-  });
-}
-
-void link_dhidden(const LinkDims& d, const float* dout, const float* w2, float* dh) {
-  const int64_t MH = d.M * d.H;
-  engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t m = 0; m < d.M; ++m) {
-      struct Job {
-        const float *dout, *w2;
+        const float *dout, *w2, *scale_;
         float* dh;
         int64_t MH, H, L, m, stride;
         float coef(int64_t r, int64_t k) const { return dout[m * stride + r * L + k]; }
         const float* row(int64_t, int64_t k) const { return w2 + (m * L + k) * H; }
         const float* self(int64_t) const { return nullptr; }
+        const float* scale(int64_t r) const { return scale_ + r * MH + m * H; }
         float* out(int64_t r) const { return dh + r * MH + m * H; }
-      } job{dout, w2, dh, MH, d.H, d.L, m, d.factor_stride};
-      weighted_rows(d.L, d.H, job, r0, r1, false);
+      } job{dout, w2, scale, dh, MH, d.H, d.L, m, d.factor_stride};
+      weighted_rows<kLinkRows>(d.L, d.H, job, r0, r1, false);
     }
   });
 }
 
 }  // namespace
 
-LinkKernels link_kernels_avx512() { return {link_forward, link_dhidden, "avx512"}; }
+LinkKernels link_kernels_avx512() { return {link_dhidden, "avx512"}; }
 
 MixKernels mix_kernels_avx512() { return {forward, backward_w, backward_v, "avx512"}; }
 

@@ -67,23 +67,7 @@ template void mix_backward_v_ref<double>(const MixDims&, const int64_t*, const d
 
 namespace {
 
-void link_forward_ref(const LinkDims& d, const float* h, const float* w2t, const float* b2, float* out) {
-  const int64_t MH = d.M * d.H;
-  engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t m = 0; m < d.M; ++m) {
-        float* o = out + m * d.factor_stride + r * d.L;
-        for (int64_t l = 0; l < d.L; ++l) o[l] = b2[m * d.L + l];
-        for (int64_t k = 0; k < d.H; ++k) {
-          const float hk = h[r * MH + m * d.H + k];
-          const float* wrow = w2t + (m * d.H + k) * d.L;
-          for (int64_t l = 0; l < d.L; ++l) o[l] += hk * wrow[l];
-        }
-      }
-  });
-}
-
-void link_dhidden_ref(const LinkDims& d, const float* dout, const float* w2, float* dh) {
+void link_dhidden_ref(const LinkDims& d, const float* dout, const float* w2, const float* scale, float* dh) {
   const int64_t MH = d.M * d.H;
   engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
@@ -95,13 +79,14 @@ void link_dhidden_ref(const LinkDims& d, const float* dout, const float* w2, flo
           const float* wrow = w2 + (m * d.L + l) * d.H;
           for (int64_t c = 0; c < d.H; ++c) o[c] += g * wrow[c];
         }
+        for (int64_t c = 0; c < d.H; ++c) o[c] *= scale[r * MH + m * d.H + c];
       }
   });
 }
 
 }  // namespace
 
-LinkKernels link_kernels_ref() { return {link_forward_ref, link_dhidden_ref, "ref"}; }
+LinkKernels link_kernels_ref() { return {link_dhidden_ref, "ref"}; }
 
 MixKernels mix_kernels_ref() {
   return {mix_forward_ref<float>, mix_backward_w_ref<float>, mix_backward_v_ref<float>, "ref"};

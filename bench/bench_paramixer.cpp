@@ -23,7 +23,7 @@ void run_product(benchmark::State& state, ops::Protocol protocol, bool with_back
   const int64_t L = static_cast<int64_t>(offsets.size());
   engine::Rng rng(1);
   Tensor w = Tensor::randn({B, N, L}, rng), v = Tensor::randn({B, N, D}, rng);
-  Tensor out = Tensor::empty({B, N, D}), dout = Tensor::randn({B, N, D}, rng);
+  Tensor out = Tensor::zeros({B, N, D}), dout = Tensor::randn({B, N, D}, rng);  // touched before timing
   Tensor dw = Tensor::zeros({B, N, L}), dv = Tensor::zeros({B, N, D});
   const ops::MixKernels& k = ops::mix_kernels();
   const ops::MixDims d{B, N, L, D};

@@ -11,4 +11,15 @@ bool cpu_supports(Isa isa);
 Isa detect_isa();   // the best the CPU supports
 Isa active_isa();   // detect_isa() or the LONGMIX_ISA override, decided once per process
 
+// The variant of a kernel family for active_isa(), from its three factories.
+template <class Family>
+Family select_variant(Family (*ref)(), Family (*avx2)(), Family (*avx512)()) {
+  switch (active_isa()) {
+    case Isa::avx512: return avx512();
+    case Isa::avx2: return avx2();
+    case Isa::ref: break;
+  }
+  return ref();
+}
+
 }  // namespace engine

@@ -5,14 +5,7 @@
 namespace ops {
 
 const BinaryKernels& binary_kernels() {
-  static const BinaryKernels k = [] {
-    switch (engine::active_isa()) {
-      case engine::Isa::avx512: return binary_kernels_avx512();
-      case engine::Isa::avx2: return binary_kernels_avx2();
-      case engine::Isa::ref: break;
-    }
-    return binary_kernels_ref();
-  }();
+  static const BinaryKernels k = engine::select_variant(binary_kernels_ref, binary_kernels_avx2, binary_kernels_avx512);
   return k;
 }
 

@@ -47,14 +47,7 @@ void backward_ref(int64_t n, const float* x, const float* dy, float* dx) { backw
 GeluKernels gelu_kernels_ref() { return {forward_ref, backward_ref, value_and_derivative_ref, "ref"}; }
 
 const GeluKernels& gelu_kernels() {
-  static const GeluKernels k = [] {
-    switch (engine::active_isa()) {
-      case engine::Isa::avx512: return gelu_kernels_avx512();
-      case engine::Isa::avx2: return gelu_kernels_avx2();
-      case engine::Isa::ref: break;
-    }
-    return gelu_kernels_ref();
-  }();
+  static const GeluKernels k = engine::select_variant(gelu_kernels_ref, gelu_kernels_avx2, gelu_kernels_avx512);
   return k;
 }
 

@@ -8,18 +8,6 @@ namespace {
 
 constexpr int64_t kTrainSize = int64_t{1} << 40;  // generated on the fly: never repeats in practice
 
-void check_config(const SyntheticConfig& c, const char* task) {
-  LONGMIX_CHECK(c.seq_len >= 2, task << " task: --seq-len must be >= 2, got " << c.seq_len);
-  LONGMIX_CHECK(c.seq_len <= (int64_t{1} << 24), task << " task: --seq-len " << c.seq_len << " is too long");
-}
-
-void check_range(const Task& t, Split split, int64_t first, int64_t count) {
-  LONGMIX_CHECK(count >= 1 && first >= 0 && first + count <= t.split_size(split),
-                t.name() << " task: examples [" << first << ", " << first + count
-                         << ") are outside the " << split_name(split) << " split of "
-                         << t.split_size(split));
-}
-
 // Two distinct positions p1 < p2 in [0, n).
 std::pair<int64_t, int64_t> two_positions(engine::Rng& rng, int64_t n) {
   const int64_t a = rng.randint(n);
@@ -35,14 +23,23 @@ uint64_t example_seed(uint64_t task_seed, Split split, int64_t index) {
                             static_cast<uint64_t>(index));
 }
 
-AddingTask::AddingTask(const SyntheticConfig& c) : cfg_(c) { check_config(c, "adding"); }
+SyntheticTask::SyntheticTask(const SyntheticConfig& c, const char* name) : cfg_(c) {
+  LONGMIX_CHECK(c.seq_len >= 2, name << " task: --seq-len must be >= 2, got " << c.seq_len);
+  LONGMIX_CHECK(c.seq_len <= (int64_t{1} << 24), name << " task: --seq-len " << c.seq_len << " is too long");
+}
 
-int64_t AddingTask::split_size(Split s) const {
+int64_t SyntheticTask::split_size(Split s) const {
   return s == Split::train ? kTrainSize : s == Split::val ? cfg_.val_size : cfg_.test_size;
 }
 
+void SyntheticTask::check_range(Split split, int64_t first, int64_t count) const {
+  LONGMIX_CHECK(count >= 1 && first >= 0 && first + count <= split_size(split),
+                name() << " task: examples [" << first << ", " << first + count << ") are outside the "
+                       << split_name(split) << " split of " << split_size(split));
+}
+
 Batch AddingTask::batch(Split split, int64_t first, int64_t count) const {
-  check_range(*this, split, first, count);
+  check_range(split, first, count);
   const int64_t N = cfg_.seq_len;
   Batch b{Tensor::zeros({count, N, 2}), Tensor::empty({count})};
   float* x = b.inputs.data<float>();
@@ -58,14 +55,8 @@ Batch AddingTask::batch(Split split, int64_t first, int64_t count) const {
   return b;
 }
 
-TemporalOrderTask::TemporalOrderTask(const SyntheticConfig& c) : cfg_(c) { check_config(c, "order"); }
-
-int64_t TemporalOrderTask::split_size(Split s) const {
-  return s == Split::train ? kTrainSize : s == Split::val ? cfg_.val_size : cfg_.test_size;
-}
-
 Batch TemporalOrderTask::batch(Split split, int64_t first, int64_t count) const {
-  check_range(*this, split, first, count);
+  check_range(split, first, count);
   const int64_t N = cfg_.seq_len;
   Batch b{Tensor::empty({count, N}, engine::DType::i32), Tensor::empty({count}, engine::DType::i32)};
   int32_t* x = b.inputs.data<int32_t>();

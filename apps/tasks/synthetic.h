@@ -17,37 +17,40 @@ struct SyntheticConfig {
 // Example `index` of a split draws from its own stream, so examples are reproducible alone.
 uint64_t example_seed(uint64_t task_seed, Split split, int64_t index);
 
-class AddingTask : public Task {
+// What the synthetic tasks share: the length check, the splits (an endless generated training
+// stream, fixed validation and test sets) and the range check of a batch request.
+class SyntheticTask : public Task {
  public:
-  explicit AddingTask(const SyntheticConfig& config);
+  SyntheticTask(const SyntheticConfig& config, const char* name);
+  int64_t seq_len() const override { return cfg_.seq_len; }
+  int64_t split_size(Split split) const override;
+
+ protected:
+  void check_range(Split split, int64_t first, int64_t count) const;
+  SyntheticConfig cfg_;
+};
+
+class AddingTask : public SyntheticTask {
+ public:
+  explicit AddingTask(const SyntheticConfig& config) : SyntheticTask(config, "adding") {}
   std::string name() const override { return "adding"; }
   Objective objective() const override { return Objective::regression; }
   int64_t num_outputs() const override { return 1; }
   int64_t input_features() const override { return 2; }
-  int64_t seq_len() const override { return cfg_.seq_len; }
-  int64_t split_size(Split split) const override;
   Batch batch(Split split, int64_t first, int64_t count) const override;
   double regression_tolerance() const override { return 0.04; }
-
- private:
-  SyntheticConfig cfg_;
 };
 
-class TemporalOrderTask : public Task {
+class TemporalOrderTask : public SyntheticTask {
  public:
   static constexpr int32_t kX = 4, kY = 5;
-  explicit TemporalOrderTask(const SyntheticConfig& config);
+  explicit TemporalOrderTask(const SyntheticConfig& config) : SyntheticTask(config, "order") {}
   std::string name() const override { return "order"; }
   Objective objective() const override { return Objective::classification; }
   int64_t num_outputs() const override { return 4; }
   int64_t input_features() const override { return 0; }
   int64_t vocab_size() const override { return 6; }
-  int64_t seq_len() const override { return cfg_.seq_len; }
-  int64_t split_size(Split split) const override;
   Batch batch(Split split, int64_t first, int64_t count) const override;
-
- private:
-  SyntheticConfig cfg_;
 };
 
 }  // namespace apps

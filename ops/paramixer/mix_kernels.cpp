@@ -5,26 +5,12 @@
 namespace ops {
 
 const MixKernels& mix_kernels() {
-  static const MixKernels k = [] {
-    switch (engine::active_isa()) {
-      case engine::Isa::avx512: return mix_kernels_avx512();
-      case engine::Isa::avx2: return mix_kernels_avx2();
-      case engine::Isa::ref: break;
-    }
-    return mix_kernels_ref();
-  }();
+  static const MixKernels k = engine::select_variant(mix_kernels_ref, mix_kernels_avx2, mix_kernels_avx512);
   return k;
 }
 
 const LinkKernels& link_kernels() {
-  static const LinkKernels k = [] {
-    switch (engine::active_isa()) {
-      case engine::Isa::avx512: return link_kernels_avx512();
-      case engine::Isa::avx2: return link_kernels_avx2();
-      case engine::Isa::ref: break;
-    }
-    return link_kernels_ref();
-  }();
+  static const LinkKernels k = engine::select_variant(link_kernels_ref, link_kernels_avx2, link_kernels_avx512);
   return k;
 }
 

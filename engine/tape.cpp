@@ -1,13 +1,8 @@
 #include "engine/tape.h"
 
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <map>
 #include <memory>
-#include <array>
-#include <string>
+
+#include "engine/op_profile.h"
 
 namespace engine {
 namespace {
@@ -28,53 +23,6 @@ Tape& tape() {
   thread_local Tape t;
   return t;
 }
-
-// LONGMIX_PROFILE=1: time per op, forward and backward, printed at exit. An op's forward time
-// is the time since the previous record() on this thread (its compute happens just before it
-// records), so code between ops (data loading, the optimizer) is charged to the next op; the
-// backward time is exact.
-class OpProfile {
- public:
-  static OpProfile* instance() {
-    static OpProfile* p = std::getenv("LONGMIX_PROFILE") && *std::getenv("LONGMIX_PROFILE") != '0'
-                              ? new OpProfile
-                              : nullptr;
-    return p;
-  }
-  static double now() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  }
-  void forward(const char* op) {
-    const double t = now();
-    if (last_ > 0) add(op, 0, t - last_);
-    last_ = t;
-  }
-  void backward(const char* op, double seconds) { add(op, 1, seconds); }
-  void mark() { last_ = now(); }
-  ~OpProfile() = default;
-  static void print_at_exit() {
-    OpProfile* p = instance();
-    if (!p) return;
-    double total = 0;
-    for (auto& [op, t] : p->times_) total += t[0] + t[1];
-    std::fprintf(stderr, "\nLONGMIX_PROFILE: seconds per op (forward is time since the previous op)\n");
-    std::fprintf(stderr, "%-20s %10s %10s %8s %7s\n", "op", "forward", "backward", "calls", "share");
-    for (auto& [op, t] : p->times_)
-      std::fprintf(stderr, "%-20s %10.4f %10.4f %8lld %6.1f%%\n", op.c_str(), t[0], t[1],
-                   static_cast<long long>(p->calls_[op]), 100 * (t[0] + t[1]) / std::max(total, 1e-12));
-  }
-
- private:
-  OpProfile() { std::atexit(print_at_exit); }
-  void add(const char* op, int pass, double seconds) {
-    auto& t = times_[op];
-    t[pass] += seconds;
-    if (pass == 0) ++calls_[op];
-  }
-  std::map<std::string, std::array<double, 2>> times_;
-  std::map<std::string, int64_t> calls_;
-  double last_ = 0;
-};
 
 void add_into(Tensor& dst, const Tensor& src) {
   dispatch_float(dst.dtype(), "backward", [&](auto zero) {

@@ -272,7 +272,10 @@ int train_main(int argc, const char* const* argv) {
   add_train_flags(flags);
   flags.parse(argc, argv, 1);
   if (flags.help_requested()) {
-    std::cout << "usage: longmix train [flags]\n\n" << flags.help_text();
+    std::cout << "usage: longmix train [flags]\n\n"
+                 "With --model paramixer and --task adding or order, every flag you do not give takes\n"
+                 "the published preset (printed at start); the defaults below apply otherwise.\n\n"
+              << flags.help_text();
     return 0;
   }
   train(flags);

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "engine/check.h"
+#include "engine/tensor.h"
 #include "ops/gemm.h"
 
 namespace ops {
@@ -65,18 +66,8 @@ Cached make(const GemmShape& s, bool accumulate, bool has_bias) {
   return c;
 }
 
-}  // namespace
-
-void onednn_sgemm(const GemmShape& s, const float* A, const float* B, float* C, bool accumulate,
-                  const float* bias) {
-  LONGMIX_CHECK(s.batch >= 0 && s.M >= 0 && s.N >= 0 && s.K >= 0,
-                "gemm: negative dimension in batch " << s.batch << " M " << s.M << " N " << s.N
-                                                     << " K " << s.K);
-  if (s.batch == 0 || s.M == 0 || s.N == 0) return;
-  if (s.K == 0) {  // oneDNN rejects empty reductions; the product is zero
-    gemm_plain<float>(s, A, B, C, accumulate, bias);
-    return;
-  }
+void execute_cached(const GemmShape& s, const float* A, const float* B, float* C, bool accumulate,
+                    const float* bias) {
   // Thread-local: a cached entry's memory objects get new data handles on every call.
   thread_local std::map<Key, Cached> cache;
   const Key key{s.batch, s.M, s.N, s.K, s.trans_a, s.trans_b, s.stride_a(), s.stride_b(),
@@ -91,6 +82,86 @@ void onednn_sgemm(const GemmShape& s, const float* A, const float* B, float* C, 
   thread_local dnnl::stream stream(cpu_engine());
   c.primitive.execute(stream, c.args);
   stream.wait();
+}
+
+// oneDNN chooses how to split a GEMM over threads from the thread count, and some splits cut
+// the reduction (K), which changes the rounding: a K = 2048 weight gradient already differs
+// bitwise between 1 and 2 threads. So every call is cut into tiles fixed by the shape alone,
+// blocks of output rows x chunks of K; each tile is a single-threaded oneDNN GEMM run by our
+// own parallel loop, and the K-chunk partials are added in chunk order.
+constexpr int64_t kRowBlock = 256;
+constexpr int64_t kReductionChunk = 512;
+
+struct Tile {
+  int64_t batch, row0, rows, k0, depth;
+};
+
+// The GEMM of one tile, written to `out` (ldc) with the given accumulate / bias.
+void run_tile(const GemmShape& s, const Tile& t, const float* A, const float* B, float* out, int64_t ldc,
+              bool accumulate, const float* bias) {
+  GemmShape part{1, t.rows, s.N, t.depth, s.trans_a, s.trans_b};
+  part.lda = s.stride_a();
+  part.ldb = s.stride_b();
+  part.ldc = ldc;
+  const float* a = A + t.batch * (s.trans_a ? s.K : s.M) * s.stride_a() +
+                   (s.trans_a ? t.k0 * s.stride_a() + t.row0 : t.row0 * s.stride_a() + t.k0);
+  const float* b = B + t.batch * (s.trans_b ? s.N : s.K) * s.stride_b() + (s.trans_b ? t.k0 : t.k0 * s.stride_b());
+  execute_cached(part, a, b, out, accumulate, bias);
+}
+
+void sgemm_fixed_tiles(const GemmShape& s, const float* A, const float* B, float* C, bool accumulate,
+                       const float* bias) {
+  const int64_t blocks = (s.M + kRowBlock - 1) / kRowBlock, chunks = (s.K + kReductionChunk - 1) / kReductionChunk;
+  const int64_t ldc = s.stride_c(), tiles = s.batch * blocks * chunks;
+  auto tile = [&](int64_t index) {
+    const int64_t c = index % chunks, blk = index / chunks % blocks, b = index / chunks / blocks;
+    return Tile{b, blk * kRowBlock, std::min(kRowBlock, s.M - blk * kRowBlock), c * kReductionChunk,
+                std::min(kReductionChunk, s.K - c * kReductionChunk)};
+  };
+  if (chunks == 1) {  // no reduction to split: tiles write C directly
+#pragma omp parallel for schedule(static)
+    for (int64_t index = 0; index < tiles; ++index) {
+      omp_set_num_threads(1);  // this worker's GEMM plans and runs for one thread
+      const Tile t = tile(index);
+      run_tile(s, t, A, B, C + (t.batch * s.M + t.row0) * ldc, ldc, accumulate, bias);
+    }
+    return;
+  }
+  // Partials laid out (batch, chunk, M, N); then C = [C] + [bias] + sum over chunks, in order.
+  engine::Tensor partial_t = engine::Tensor::empty({s.batch * chunks, s.M * s.N});
+  float* partial = partial_t.data<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t index = 0; index < tiles; ++index) {
+    omp_set_num_threads(1);
+    const Tile t = tile(index);
+    run_tile(s, t, A, B, partial + ((t.batch * chunks + t.k0 / kReductionChunk) * s.M + t.row0) * s.N, s.N,
+             false, nullptr);
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < s.batch * s.M; ++r) {
+    const int64_t b = r / s.M, i = r % s.M;
+    float* c = C + r * ldc;
+    for (int64_t j = 0; j < s.N; ++j) {
+      float sum = bias ? bias[j] : 0.f;
+      for (int64_t k = 0; k < chunks; ++k) sum += partial[((b * chunks + k) * s.M + i) * s.N + j];
+      c[j] = (accumulate ? c[j] : 0.f) + sum;
+    }
+  }
+}
+
+}  // namespace
+
+void onednn_sgemm(const GemmShape& s, const float* A, const float* B, float* C, bool accumulate,
+                  const float* bias) {
+  LONGMIX_CHECK(s.batch >= 0 && s.M >= 0 && s.N >= 0 && s.K >= 0,
+                "gemm: negative dimension in batch " << s.batch << " M " << s.M << " N " << s.N
+                                                     << " K " << s.K);
+  if (s.batch == 0 || s.M == 0 || s.N == 0) return;
+  if (s.K == 0) {  // oneDNN rejects empty reductions; the product is zero
+    gemm_plain<float>(s, A, B, C, accumulate, bias);
+    return;
+  }
+  sgemm_fixed_tiles(s, A, B, C, accumulate, bias);
 }
 
 }  // namespace ops

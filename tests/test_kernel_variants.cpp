@@ -125,3 +125,40 @@ INSTANTIATE_TEST_SUITE_P(Isa, GeluKernelVariants,
                          [](const auto& p) { return std::string(p.param.name); });
 
 }  // namespace
+
+#include <omp.h>
+
+#include "engine/threads.h"
+
+namespace {
+
+// oneDNN alone splits some long reductions differently for 1 and 2 threads (K = 4800 did);
+// onednn_sgemm must not. Also checks that the thread setting survives the call.
+TEST(Gemm, ResultsDoNotDependOnTheThreadCount) {
+  for (int64_t K : {37, 512, 2048, 2049, 2400, 4800, 20000, 131072})
+    for (int64_t M : {11, 32, 320, 1000})
+      for (bool ta : {false, true}) {
+        if (M * K > (int64_t{1} << 24)) continue;  // keeps the float64 reference quick
+        const ops::GemmShape s{1, M, 32, K, ta, false};
+        const auto A = random_floats(M * K, 11), B = random_floats(K * 32, 12), bias = random_floats(32, 13);
+        std::vector<std::vector<float>> out;
+        for (int threads : {1, 2}) {
+          engine::set_num_threads(threads);
+          std::vector<float> C = random_floats(M * 32, 14);
+          ops::onednn_sgemm(s, A.data(), B.data(), C.data(), true, bias.data());
+          EXPECT_EQ(omp_get_max_threads(), threads);
+          out.push_back(C);
+        }
+        EXPECT_EQ(out[0], out[1]) << "K " << K << " M " << M << " trans_a " << ta;
+        // Against a float64 product: float32 sums of K terms carry about K * 1e-7 of error.
+        const auto C0 = random_floats(M * 32, 14);
+        std::vector<double> want(C0.begin(), C0.end());
+        const std::vector<double> A64(A.begin(), A.end()), B64(B.begin(), B.end()), bias64(bias.begin(), bias.end());
+        ops::gemm_plain<double>(s, A64.data(), B64.data(), want.data(), true, bias64.data());
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_NEAR(out[1][i], want[i], 1e-6 * static_cast<double>(K) + 1e-5 * std::fabs(want[i])) << "K " << K << " at " << i;
+      }
+  engine::set_num_threads(2);
+}
+
+}  // namespace

@@ -3,6 +3,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <tuple>
@@ -87,43 +88,64 @@ void execute_cached(const GemmShape& s, const float* A, const float* B, float* C
 // oneDNN chooses how to split a GEMM over threads from the thread count, and some splits cut
 // the reduction (K), which changes the rounding: a K = 2048 weight gradient already differs
 // bitwise between 1 and 2 threads. So every call is cut into tiles fixed by the shape alone,
-// blocks of output rows x chunks of K; each tile is a single-threaded oneDNN GEMM run by our
-// own parallel loop, and the K-chunk partials are added in chunk order.
-constexpr int64_t kRowBlock = 256;
-constexpr int64_t kReductionChunk = 512;
+// blocks of output rows x blocks of output columns x chunks of K; each tile is a
+// single-threaded oneDNN GEMM run by our own parallel loop, and the K-chunk partials are
+// added in chunk order.
+constexpr int64_t kMinRowBlock = 256;
+constexpr int64_t kColBlock = 2048;
+
+// K per chunk: at least 512, longer when the output tile is small, so a tile carries enough
+// work (~4 MFLOP) to pay for its call. A function of the shape only.
+int64_t reduction_chunk(const GemmShape& s) {
+  const int64_t tile_outputs = std::min(s.M, kMinRowBlock) * std::min(s.N, kColBlock);
+  const int64_t chunk = (int64_t{1} << 21) / std::max<int64_t>(tile_outputs, 1);
+  return std::clamp<int64_t>((chunk + 511) / 512 * 512, 512, int64_t{1} << 16);
+}
+
+// Rows per tile: at least 256, more for narrow, shallow products (N = 11, K = 32) so a tile
+// still carries about 1 MFLOP. A function of the shape only.
+int64_t row_block(const GemmShape& s, int64_t kchunk) {
+  const int64_t per_row = std::min(s.N, kColBlock) * std::min(s.K, kchunk);
+  const int64_t rows = (int64_t{1} << 19) / std::max<int64_t>(per_row, 1);
+  return std::clamp<int64_t>((rows + 63) / 64 * 64, kMinRowBlock, 8192);
+}
 
 struct Tile {
-  int64_t batch, row0, rows, k0, depth;
+  int64_t batch, row0, rows, col0, cols, chunk, k0, depth;
 };
 
-// The GEMM of one tile, written to `out` (ldc) with the given accumulate / bias.
+// The GEMM of one tile, written to `out` (row stride ldc) with the given accumulate / bias.
 void run_tile(const GemmShape& s, const Tile& t, const float* A, const float* B, float* out, int64_t ldc,
               bool accumulate, const float* bias) {
-  GemmShape part{1, t.rows, s.N, t.depth, s.trans_a, s.trans_b};
+  GemmShape part{1, t.rows, t.cols, t.depth, s.trans_a, s.trans_b};
   part.lda = s.stride_a();
   part.ldb = s.stride_b();
   part.ldc = ldc;
   const float* a = A + t.batch * (s.trans_a ? s.K : s.M) * s.stride_a() +
                    (s.trans_a ? t.k0 * s.stride_a() + t.row0 : t.row0 * s.stride_a() + t.k0);
-  const float* b = B + t.batch * (s.trans_b ? s.N : s.K) * s.stride_b() + (s.trans_b ? t.k0 : t.k0 * s.stride_b());
-  execute_cached(part, a, b, out, accumulate, bias);
+  const float* b = B + t.batch * (s.trans_b ? s.N : s.K) * s.stride_b() +
+                   (s.trans_b ? t.col0 * s.stride_b() + t.k0 : t.k0 * s.stride_b() + t.col0);
+  execute_cached(part, a, b, out, accumulate, bias ? bias + t.col0 : nullptr);
 }
 
 void sgemm_fixed_tiles(const GemmShape& s, const float* A, const float* B, float* C, bool accumulate,
                        const float* bias) {
-  const int64_t blocks = (s.M + kRowBlock - 1) / kRowBlock, chunks = (s.K + kReductionChunk - 1) / kReductionChunk;
-  const int64_t ldc = s.stride_c(), tiles = s.batch * blocks * chunks;
+  const int64_t kchunk = reduction_chunk(s), kRowBlock = row_block(s, kchunk);
+  const int64_t rblocks = (s.M + kRowBlock - 1) / kRowBlock, cblocks = (s.N + kColBlock - 1) / kColBlock;
+  const int64_t chunks = (s.K + kchunk - 1) / kchunk;
+  const int64_t ldc = s.stride_c(), tiles = s.batch * rblocks * cblocks * chunks;
   auto tile = [&](int64_t index) {
-    const int64_t c = index % chunks, blk = index / chunks % blocks, b = index / chunks / blocks;
-    return Tile{b, blk * kRowBlock, std::min(kRowBlock, s.M - blk * kRowBlock), c * kReductionChunk,
-                std::min(kReductionChunk, s.K - c * kReductionChunk)};
+    const int64_t c = index % chunks, cb = index / chunks % cblocks, rb = index / chunks / cblocks % rblocks;
+    const int64_t b = index / chunks / cblocks / rblocks;
+    return Tile{b, rb * kRowBlock, std::min(kRowBlock, s.M - rb * kRowBlock), cb * kColBlock,
+                std::min(kColBlock, s.N - cb * kColBlock), c, c * kchunk, std::min(kchunk, s.K - c * kchunk)};
   };
   if (chunks == 1) {  // no reduction to split: tiles write C directly
 #pragma omp parallel for schedule(static)
     for (int64_t index = 0; index < tiles; ++index) {
       omp_set_num_threads(1);  // this worker's GEMM plans and runs for one thread
       const Tile t = tile(index);
-      run_tile(s, t, A, B, C + (t.batch * s.M + t.row0) * ldc, ldc, accumulate, bias);
+      run_tile(s, t, A, B, C + (t.batch * s.M + t.row0) * ldc + t.col0, ldc, accumulate, bias);
     }
     return;
   }
@@ -134,8 +156,8 @@ void sgemm_fixed_tiles(const GemmShape& s, const float* A, const float* B, float
   for (int64_t index = 0; index < tiles; ++index) {
     omp_set_num_threads(1);
     const Tile t = tile(index);
-    run_tile(s, t, A, B, partial + ((t.batch * chunks + t.k0 / kReductionChunk) * s.M + t.row0) * s.N, s.N,
-             false, nullptr);
+    run_tile(s, t, A, B, partial + ((t.batch * chunks + t.chunk) * s.M + t.row0) * s.N + t.col0, s.N, false,
+             nullptr);
   }
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < s.batch * s.M; ++r) {

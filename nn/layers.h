@@ -55,7 +55,6 @@ class Dropout : public Module {
   uint64_t next_seed() { return active() ? rng_.next_u64() : 0; }
   Tensor forward(const Tensor& x, uint64_t seed) const;
   bool active() const { return training() && p_ > 0; }
-  engine::Rng& rng() { return rng_; }
 
  private:
   double p_;

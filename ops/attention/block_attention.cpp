@@ -1,0 +1,176 @@
+#include "ops/attention/block_attention.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "engine/cpu.h"
+#include "engine/parallel.h"
+#include "engine/tensor.h"
+
+namespace ops {
+namespace {
+
+using engine::Tensor;
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+struct Block {
+  int64_t first, size;  // token range of a block
+};
+Block block_range(const BlockAttentionProblem& p, int64_t I) {
+  const int64_t first = I * p.block;
+  return {first, std::min(p.block, p.N - first)};
+}
+
+// Bit c set when token first + c of batch-head bh is present.
+uint32_t present_bits(const BlockAttentionProblem& p, int64_t bh, Block b) {
+  if (!p.key_valid) return b.size >= 32 ? 0xFFFFFFFFu : (1u << b.size) - 1;
+  const uint8_t* valid = p.key_valid + (bh / p.heads) * p.N + b.first;
+  uint32_t bits = 0;
+  for (int64_t c = 0; c < b.size; ++c) bits |= valid[c] ? (1u << c) : 0u;
+  return bits;
+}
+
+// Every block of x (BH, N, d) as a packed tile (block_kernels.h): (BH * nb, d, kTile).
+Tensor pack_tiles(const BlockAttentionProblem& p, const float* x) {
+  const int64_t nb = p.num_blocks(), d = p.d;
+  Tensor packed = Tensor::empty({p.BH * nb, d, kTile});
+  float* dst = packed.data<float>();
+  engine::parallel_for(p.BH * nb, 16, [&](int64_t t0, int64_t t1) {
+    for (int64_t tile = t0; tile < t1; ++tile) {
+      const int64_t bh = tile / nb;
+      const Block b = block_range(p, tile % nb);
+      const float* src = x + (bh * p.N + b.first) * d;
+      float* out = dst + tile * d * kTile;
+      std::memset(out, 0, static_cast<size_t>(d * kTile) * sizeof(float));
+      for (int64_t c = 0; c < b.size; ++c)
+        for (int64_t t = 0; t < d; ++t) out[t * kTile + c] = src[c * d + t];
+    }
+  });
+  return packed;
+}
+
+// Work items are (batch-head, block) pairs of uneven cost (MRA-2 selects unevenly), so they
+// are handed out dynamically; each writes only its own rows, whichever thread runs it.
+template <class Body>
+void for_each_block(int64_t items, Body&& body) {
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t item = 0; item < items; ++item) body(item);
+}
+
+struct alignas(64) Scratch {
+  float s[kTile * kTile], dp[kTile * kTile], p[kTile * kTile], ds[kTile * kTile];
+  float m[kTile], l[kTile], alpha[kTile];
+};
+
+}  // namespace
+
+void block_attention_forward(const BlockAttentionProblem& p, const BlockKernels& k, const float* q,
+                             const float* key, const float* v, const BlockStart<float>* start, float* out,
+                             float* row_max, float* inv_z) {
+  const int64_t nb = p.num_blocks(), d = p.d;
+  const float scale = static_cast<float>(p.scale), eps = static_cast<float>(p.eps);
+  const Tensor packed_k = pack_tiles(p, key);
+  const float* pk = packed_k.data<float>();
+  for_each_block(p.BH * nb, [&](int64_t item) {
+    Scratch w;
+    const int64_t bh = item / nb, I = item % nb;
+    const Block qb = block_range(p, I);
+    const int64_t row0 = bh * p.N + qb.first;
+    const uint32_t queries = present_bits(p, bh, qb);
+    float* o = out + row0 * d;
+    const int rows = static_cast<int>(qb.size);
+    for (int r = 0; r < rows; ++r) {
+      w.m[r] = start ? start->m[item] : kNegInf;
+      w.l[r] = start ? start->l[item] : 0.f;
+      if (start) std::memcpy(o + r * d, start->o + item * d, static_cast<size_t>(d) * sizeof(float));
+      else std::memset(o + r * d, 0, static_cast<size_t>(d) * sizeof(float));
+    }
+    if (queries != 0) {
+      const BlockList ks = p.selection->keys_of(bh, I);
+      for (int64_t n = 0; n < ks.size; ++n) {
+        const Block kb = block_range(p, ks.index[n]);
+        const uint32_t keys = present_bits(p, bh, kb);
+        if (keys == 0) continue;
+        k.scores(rows, d, q + row0 * d, d, pk + (bh * nb + ks.index[n]) * d * kTile, scale, w.s);
+        k.online_softmax(rows, keys, w.s, w.m, w.l, w.alpha);
+        k.accumulate(rows, static_cast<int>(kb.size), d, w.s, v + (bh * p.N + kb.first) * d, d, w.alpha, o, d);
+      }
+    }
+    for (int r = 0; r < rows; ++r) {
+      const bool live = ((queries >> r) & 1u) && w.m[r] != kNegInf;
+      const float iz = live ? 1.f / (w.l[r] + eps) : 0.f;
+      for (int64_t t = 0; t < d; ++t) o[r * d + t] *= iz;
+      row_max[row0 + r] = live ? w.m[r] : 0.f;
+      inv_z[row0 + r] = iz;
+    }
+  });
+}
+
+void block_attention_backward(const BlockAttentionProblem& p, const BlockKernels& k, const float* q,
+                              const float* key, const float* v, const float* dout, const float* row_max,
+                              const float* inv_z, const float* delta, float* dq, float* dk, float* dv) {
+  const int64_t nb = p.num_blocks(), d = p.d;
+  const float scale = static_cast<float>(p.scale);
+  const Tensor packed_q = pack_tiles(p, q), packed_k = pack_tiles(p, key);
+  const Tensor packed_v = pack_tiles(p, v), packed_dout = pack_tiles(p, dout);
+  const float* pq = packed_q.data<float>();
+  const float* pk = packed_k.data<float>();
+  const float* pv = packed_v.data<float>();
+  const float* pdo = packed_dout.data<float>();
+
+  // dQ: per query block, over its key blocks.
+  for_each_block(p.BH * nb, [&](int64_t item) {
+    Scratch w;
+    const int64_t bh = item / nb, I = item % nb;
+    const Block qb = block_range(p, I);
+    const int64_t row0 = bh * p.N + qb.first;
+    if (present_bits(p, bh, qb) == 0) return;
+    const int rows = static_cast<int>(qb.size);
+    const BlockList ks = p.selection->keys_of(bh, I);
+    for (int64_t n = 0; n < ks.size; ++n) {
+      const Block kb = block_range(p, ks.index[n]);
+      const uint32_t keys = present_bits(p, bh, kb);
+      if (keys == 0) continue;
+      const int64_t tile = (bh * nb + ks.index[n]) * d * kTile;
+      k.scores(rows, d, q + row0 * d, d, pk + tile, scale, w.s);
+      k.scores(rows, d, dout + row0 * d, d, pv + tile, 1.f, w.dp);
+      k.dscores_by_row(rows, keys, w.s, w.dp, row_max + row0, inv_z + row0, delta + row0, scale, w.ds);
+      k.accumulate(rows, static_cast<int>(kb.size), d, w.ds, key + (bh * p.N + kb.first) * d, d, nullptr,
+                   dq + row0 * d, d);
+    }
+  });
+
+  // dK and dV: per key block, over the query blocks that selected it (transposed tiles).
+  for_each_block(p.BH * nb, [&](int64_t item) {
+    Scratch w;
+    const int64_t bh = item / nb, J = item % nb;
+    const Block kb = block_range(p, J);
+    const uint32_t keys = present_bits(p, bh, kb);
+    if (keys == 0) return;
+    const int64_t col0 = bh * p.N + kb.first;
+    const int rows = static_cast<int>(kb.size);
+    const BlockList qs = p.selection->queries_of(bh, J);
+    for (int64_t n = 0; n < qs.size; ++n) {
+      const Block qb = block_range(p, qs.index[n]);
+      const int64_t row0 = bh * p.N + qb.first;
+      const int64_t tile = (bh * nb + qs.index[n]) * d * kTile;
+      k.scores(rows, d, key + col0 * d, d, pq + tile, scale, w.s);
+      k.scores(rows, d, v + col0 * d, d, pdo + tile, 1.f, w.dp);
+      k.dscores_by_col(rows, keys, static_cast<int>(qb.size), w.s, w.dp, row_max + row0, inv_z + row0,
+                       delta + row0, scale, w.p, w.ds);
+      k.accumulate(rows, static_cast<int>(qb.size), d, w.p, dout + row0 * d, d, nullptr, dv + col0 * d, d);
+      k.accumulate(rows, static_cast<int>(qb.size), d, w.ds, q + row0 * d, d, nullptr, dk + col0 * d, d);
+    }
+  });
+}
+
+const BlockKernels& block_kernels() {
+  static const BlockKernels k = engine::select_variant(block_kernels_ref, block_kernels_avx2, block_kernels_avx512);
+  return k;
+}
+
+}  // namespace ops

@@ -1,0 +1,47 @@
+// Micro-kernels of fused block attention, each on one tile of at most 32 x 32 (a query block
+// against a key block), one variant per ISA. The driver (block_attention.cpp) strings them
+// together; these never allocate and never thread.
+//
+// Layouts: a score tile is rows x kTile floats, row-major (columns beyond the block are
+// ignored). A "packed" tile holds a block of rows of X transposed: d rows of kTile floats,
+// packed[t * kTile + c] = X[c, t], zero beyond the block, so a row of scores is d broadcasts
+// and FMAs over contiguous memory.
+#pragma once
+#include <cstdint>
+
+namespace ops {
+
+constexpr int kTile = 32;  // the widest block the kernels take (a 32-bit validity mask)
+
+struct BlockKernels {
+  // s[r, c] = scale * sum_t a[r * lda + t] * packed[t * kTile + c]  for r < rows, c < kTile.
+  void (*scores)(int rows, int64_t d, const float* a, int64_t lda, const float* packed, float scale,
+                 float* s);
+  // Online softmax of one tile of scores, per row r: columns whose bit is clear in `valid` do
+  // not exist. With mx = max(m[r], the row's valid maximum): alpha[r] = exp(m[r] - mx),
+  // s[r, c] <- exp(s[r, c] - mx) (0 where invalid), l[r] <- alpha[r] * l[r] + sum_c s[r, c],
+  // m[r] <- mx. A row without valid columns is left unchanged (alpha 1, p 0); m = -inf is the
+  // empty start (alpha 0).
+  void (*online_softmax)(int rows, uint32_t valid, float* s, float* m, float* l, float* alpha);
+  // o[r * ldo + j] = [alpha[r] *] o[r * ldo + j] + sum_{c < cols} p[r * kTile + c] * v[c * ldv + j]
+  // for j < d (alpha may be nullptr: 1).
+  void (*accumulate)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
+                     const float* alpha, float* o, int64_t ldo);
+  // Score gradient with statistics per row (rows = queries): P = exp(s - m[r]) * inv_z[r] on
+  // valid columns, 0 elsewhere; ds[r, c] = scale * P * (dp[r, c] - delta[r]).
+  void (*dscores_by_row)(int rows, uint32_t valid_cols, const float* s, const float* dp, const float* m,
+                         const float* inv_z, const float* delta, float scale, float* ds);
+  // The same on a transposed tile (rows = keys, columns = queries, statistics per column, cols
+  // of them): rows whose bit is clear in valid_rows give 0. Writes P to p as well.
+  void (*dscores_by_col)(int rows, uint32_t valid_rows, int cols, const float* s, const float* dp,
+                         const float* m, const float* inv_z, const float* delta, float scale, float* p,
+                         float* ds);
+  const char* name;
+};
+
+BlockKernels block_kernels_ref();
+BlockKernels block_kernels_avx2();
+BlockKernels block_kernels_avx512();
+const BlockKernels& block_kernels();  // the variant for engine::active_isa()
+
+}  // namespace ops

@@ -1,0 +1,83 @@
+// Scalar block-attention micro-kernels: the reference every SIMD variant is tested against.
+#include <cmath>
+#include <limits>
+
+#include "ops/attention/block_kernels.h"
+
+namespace ops {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+inline bool bit(uint32_t mask, int c) { return (mask >> c) & 1u; }
+
+void scores(int rows, int64_t d, const float* a, int64_t lda, const float* packed, float scale, float* s) {
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < kTile; ++c) {
+      float acc = 0.f;
+      for (int64_t t = 0; t < d; ++t) acc += a[r * lda + t] * packed[t * kTile + c];
+      s[r * kTile + c] = scale * acc;
+    }
+}
+
+void online_softmax(int rows, uint32_t valid, float* s, float* m, float* l, float* alpha) {
+  for (int r = 0; r < rows; ++r) {
+    float* row = s + r * kTile;
+    float mx = kNegInf;
+    for (int c = 0; c < kTile; ++c)
+      if (bit(valid, c)) mx = std::max(mx, row[c]);
+    if (mx == kNegInf) {
+      for (int c = 0; c < kTile; ++c) row[c] = 0.f;
+      alpha[r] = 1.f;
+      continue;
+    }
+    mx = std::max(mx, m[r]);
+    alpha[r] = m[r] == kNegInf ? 0.f : std::exp(m[r] - mx);
+    float sum = 0.f;
+    for (int c = 0; c < kTile; ++c) {
+      row[c] = bit(valid, c) ? std::exp(row[c] - mx) : 0.f;
+      sum += row[c];
+    }
+    l[r] = alpha[r] * l[r] + sum;
+    m[r] = mx;
+  }
+}
+
+void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, const float* alpha,
+                float* o, int64_t ldo) {
+  for (int r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < d; ++j) {
+      float acc = alpha ? alpha[r] * o[r * ldo + j] : o[r * ldo + j];
+      for (int c = 0; c < cols; ++c) acc += p[r * kTile + c] * v[c * ldv + j];
+      o[r * ldo + j] = acc;
+    }
+}
+
+void dscores_by_row(int rows, uint32_t valid_cols, const float* s, const float* dp, const float* m,
+                    const float* inv_z, const float* delta, float scale, float* ds) {
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < kTile; ++c) {
+      const int i = r * kTile + c;
+      const float p = bit(valid_cols, c) ? std::exp(s[i] - m[r]) * inv_z[r] : 0.f;
+      ds[i] = scale * p * (dp[i] - delta[r]);
+    }
+}
+
+void dscores_by_col(int rows, uint32_t valid_rows, int cols, const float* s, const float* dp, const float* m,
+                    const float* inv_z, const float* delta, float scale, float* p, float* ds) {
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < kTile; ++c) {
+      const int i = r * kTile + c;
+      const bool live = bit(valid_rows, r) && c < cols;
+      p[i] = live ? std::exp(s[i] - m[c]) * inv_z[c] : 0.f;
+      ds[i] = live ? scale * p[i] * (dp[i] - delta[c]) : 0.f;
+    }
+}
+
+}  // namespace
+
+BlockKernels block_kernels_ref() {
+  return {scores, online_softmax, accumulate, dscores_by_row, dscores_by_col, "ref"};
+}
+
+}  // namespace ops

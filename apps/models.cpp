@@ -1,6 +1,7 @@
 #include "apps/models.h"
 
 #include "engine/check.h"
+#include "nn/encoder.h"
 #include "nn/layers.h"
 #include "nn/paramixer.h"
 #include "ops/shape_ops.h"
@@ -35,6 +36,16 @@ class ParamixerModel : public Model {
   nn::ParamixerNet net_;
 };
 
+class EncoderModel : public Model {
+ public:
+  EncoderModel(const nn::EncoderNetConfig& c, engine::Rng& rng) : net_(c, rng) {}
+  Tensor forward(const Tensor& inputs) override { return net_.forward(inputs); }
+  nn::Module& module() override { return net_; }
+
+ private:
+  nn::EncoderNet net_;
+};
+
 int64_t positive(const Flags& f, const char* name) {
   const int64_t v = f.get_int(name);
   LONGMIX_CHECK(v >= 1, "--" << name << " must be >= 1, got " << v);
@@ -44,14 +55,19 @@ int64_t positive(const Flags& f, const char* name) {
 }  // namespace
 
 void add_model_flags(Flags& flags) {
-  flags.add_string("model", "mlp", "model to train: mlp, paramixer");
-  flags.add_int("hidden", 64, "hidden width H of the MLPs");
-  flags.add_int("dim", 32, "model width D (paramixer)");
-  flags.add_int("layers", 2, "number of layers (paramixer)");
+  flags.add_string("model", "mlp", "model to train: mlp, paramixer, mra (MRA-2 encoder), transformer (exact attention)");
+  flags.add_int("hidden", 64, "hidden width H of the MLPs (the feed-forward width F of mra/transformer)");
+  flags.add_int("dim", 32, "model width D");
+  flags.add_int("layers", 2, "number of layers");
+  flags.add_int("heads", 2, "attention heads (mra, transformer); head width d = D / heads");
+  flags.add_int("blocks-per-row", 8, "MRA-2 budget: high-resolution blocks per block row, on average");
+  flags.add_int("block", 32, "MRA-2 block size (1 .. 32)");
+  flags.add_string("mra-mode", "full", "MRA-2 mode: full (with the low-resolution complement) or sparse");
+  flags.add_bool("patches", false, "reorder a square image's tokens into 4 x 8 patches (mra, transformer)");
   flags.add_string("protocol", "chord", "paramixer sparse-factor protocol: chord or cdil");
   flags.add_bool("pos-emb", false, "learned positional embedding (paramixer)");
   flags.add_string("pooling", "flatten", "head over positions: flatten or mean (paramixer)");
-  flags.add_double("dropout", 0, "dropout probability after each layer (paramixer)");
+  flags.add_double("dropout", 0, "dropout probability");
   flags.add_bool("recompute", false, "keep only layer inputs, recompute the rest in backward (less memory)");
 }
 
@@ -86,7 +102,30 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
     c.outputs = task.num_outputs();
     return std::make_unique<ParamixerModel>(c, rng);
   }
-  throw engine::Error("unknown model '" + name + "' (available: mlp, paramixer)");
+  if (name == "mra" || name == "transformer") {
+    nn::EncoderNetConfig c;
+    c.seq_len = task.seq_len();
+    LONGMIX_CHECK(c.seq_len >= 1, "model " << name << ": task " << task.name() << " is not a sequence task");
+    nn::AttentionConfig& a = c.block.attention;
+    a.dim = positive(flags, "dim");
+    a.heads = positive(flags, "heads");
+    a.kind = nn::attention_kind_from_name(name);
+    a.mra.block = positive(flags, "block");
+    a.mra.blocks_per_row = positive(flags, "blocks-per-row");
+    const std::string& mode = flags.get_string("mra-mode");
+    LONGMIX_CHECK(mode == "full" || mode == "sparse", "unknown --mra-mode '" << mode << "' (available: full, sparse)");
+    a.mra.full = mode == "full";
+    c.block.ffn = hidden;
+    c.block.dropout = flags.get_double("dropout");
+    LONGMIX_CHECK(c.block.dropout >= 0 && c.block.dropout < 1, "--dropout must be in [0, 1), got " << c.block.dropout);
+    c.layers = positive(flags, "layers");
+    c.vocab = task.vocab_size();
+    c.input_features = task.vocab_size() > 0 ? 0 : task.input_features();
+    c.outputs = task.num_outputs();
+    c.image_patches = flags.get_bool("patches");
+    return std::make_unique<EncoderModel>(c, rng);
+  }
+  throw engine::Error("unknown model '" + name + "' (available: mlp, paramixer, mra, transformer)");
 }
 
 }  // namespace apps

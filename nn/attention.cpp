@@ -1,0 +1,33 @@
+#include "nn/attention.h"
+
+#include "engine/check.h"
+#include "ops/attention/heads.h"
+
+namespace nn {
+
+AttentionKind attention_kind_from_name(const std::string& name) {
+  if (name == "mra") return AttentionKind::mra;
+  if (name == "transformer" || name == "exact") return AttentionKind::exact;
+  throw engine::Error("unknown attention '" + name + "' (available: mra, exact)");
+}
+
+MultiHeadAttention::MultiHeadAttention(const AttentionConfig& c, engine::Rng& rng)
+    : cfg_(c), qkv_(c.dim, 3 * c.dim, rng), out_(c.dim, c.dim, rng) {
+  LONGMIX_CHECK(c.heads >= 1 && c.dim % c.heads == 0,
+                "attention: width " << c.dim << " is not a multiple of " << c.heads << " heads");
+  cfg_.mra.heads = c.heads;
+  register_module("qkv", qkv_);
+  register_module("out", out_);
+}
+
+Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& key_mask) const {
+  const Tensor qkv = qkv_.forward(x);
+  const int64_t h = cfg_.heads;
+  const Tensor q = ops::split_heads(qkv, h, 0, 3), k = ops::split_heads(qkv, h, 1, 3),
+               v = ops::split_heads(qkv, h, 2, 3);
+  const Tensor y = cfg_.kind == AttentionKind::mra ? ops::mra_attention(q, k, v, key_mask, cfg_.mra)
+                                                   : ops::softmax_attention(q, k, v, key_mask, h);
+  return out_.forward(ops::merge_heads(y, h));
+}
+
+}  // namespace nn

@@ -1,0 +1,32 @@
+// Multi-head self-attention, exact softmax or MRA-2 (SPEC 2, 3): one fused QKV projection
+// (D -> 3D), heads of width d = D / heads, the attention op, the output projection Wo.
+#pragma once
+#include <cstdint>
+
+#include "engine/rng.h"
+#include "nn/layers.h"
+#include "ops/attention/attention.h"
+
+namespace nn {
+
+enum class AttentionKind { exact, mra };
+AttentionKind attention_kind_from_name(const std::string& name);  // "transformer"/"exact" or "mra"
+
+struct AttentionConfig {
+  int64_t dim = 64, heads = 2;
+  AttentionKind kind = AttentionKind::mra;
+  ops::MraOptions mra;  // its `heads` is set from `heads`
+};
+
+class MultiHeadAttention : public Module {
+ public:
+  MultiHeadAttention(const AttentionConfig& config, engine::Rng& rng);
+  // x (B, N, D), key_mask (B, N) or undefined -> (B, N, D)
+  Tensor forward(const Tensor& x, const Tensor& key_mask) const;
+
+ private:
+  AttentionConfig cfg_;
+  Linear qkv_, out_;
+};
+
+}  // namespace nn

@@ -1,0 +1,87 @@
+#include "nn/encoder.h"
+
+#include <cmath>
+
+#include "engine/check.h"
+#include "nn/patch_order.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+
+namespace nn {
+
+EncoderBlock::EncoderBlock(const EncoderBlockConfig& c, engine::Rng& rng, uint64_t dropout_seed)
+    : norm_attention_(c.attention.dim),
+      norm_ffn_(c.attention.dim),
+      attention_(c.attention, rng),
+      ffn_in_(c.attention.dim, c.ffn, rng),
+      ffn_out_(c.ffn, c.attention.dim, rng),
+      drop_attention_(c.dropout, dropout_seed),
+      drop_hidden_(c.dropout, dropout_seed + 1),
+      drop_ffn_(c.dropout, dropout_seed + 2) {
+  register_module("norm_attention", norm_attention_);
+  register_module("attention", attention_);
+  register_module("norm_ffn", norm_ffn_);
+  register_module("ffn_in", ffn_in_);
+  register_module("ffn_out", ffn_out_);
+  register_module("drop_attention", drop_attention_);
+  register_module("drop_hidden", drop_hidden_);
+  register_module("drop_ffn", drop_ffn_);
+}
+
+Tensor EncoderBlock::forward(const Tensor& x, const Tensor& key_mask) {
+  Tensor h = ops::add(x, drop_attention_.forward(attention_.forward(norm_attention_.forward(x), key_mask)));
+  const Tensor hidden = drop_hidden_.forward(act_.forward(ffn_in_.forward(norm_ffn_.forward(h))));
+  return ops::add(h, drop_ffn_.forward(ffn_out_.forward(hidden)));
+}
+
+EncoderNet::EncoderNet(const EncoderNetConfig& c, engine::Rng& rng) : cfg_(c), final_norm_(c.block.attention.dim) {
+  const int64_t D = c.block.attention.dim, N = c.seq_len;
+  LONGMIX_CHECK(N >= 1 && D >= 1 && c.layers >= 1 && c.block.ffn >= 1 && c.outputs >= 1,
+                "encoder: seq-len, dim, layers, ffn width and outputs must be >= 1");
+  LONGMIX_CHECK((c.vocab > 0) != (c.input_features > 0),
+                "encoder: exactly one of a vocabulary or continuous input features is needed");
+  if (c.image_patches) {
+    const int64_t side = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(N))));
+    LONGMIX_CHECK(side * side == N, "encoder: --patches needs a square image, but " << N << " tokens is not one");
+    patch_order_ = patch_order(side);
+  }
+  if (c.vocab > 0) {
+    token_embedding_ = std::make_unique<Embedding>(c.vocab, D, rng);
+    register_module("embedding", *token_embedding_);
+  } else {
+    input_projection_ = std::make_unique<Linear>(c.input_features, D, rng);
+    register_module("embedding", *input_projection_);
+  }
+  positional_ = Tensor::randn({N, D}, rng, engine::DType::f32, 0.02);
+  register_parameter("positional", positional_);
+  for (int64_t l = 0; l < c.layers; ++l) {
+    blocks_.push_back(std::make_unique<EncoderBlock>(c.block, rng, rng.next_u64()));
+    register_module("blocks." + std::to_string(l), *blocks_.back());
+  }
+  register_module("final_norm", final_norm_);
+  head_ = std::make_unique<Linear>(D, c.outputs, rng);
+  register_module("head", *head_);
+}
+
+Tensor EncoderNet::forward(const Tensor& raw_inputs, const Tensor& key_mask) {
+  const int64_t N = cfg_.seq_len;
+  LONGMIX_CHECK(raw_inputs.ndim() >= 2 && raw_inputs.dim(1) == N,
+                "encoder: inputs " << raw_inputs.shape() << " do not have the model's sequence length " << N);
+  const Tensor inputs = patch_order_.empty() ? raw_inputs : reorder_positions(raw_inputs, patch_order_);
+  const Tensor mask = key_mask.defined() && !patch_order_.empty() ? reorder_positions(key_mask, patch_order_) : key_mask;
+  Tensor x;
+  if (token_embedding_) {
+    LONGMIX_CHECK(inputs.dtype() == engine::DType::i32 && inputs.ndim() == 2,
+                  "encoder: expected token ids (B, N) as int32, got " << inputs.shape());
+    x = token_embedding_->forward(inputs);
+  } else {
+    LONGMIX_CHECK(inputs.ndim() == 3 && inputs.dim(2) == cfg_.input_features && inputs.dtype() != engine::DType::i32,
+                  "encoder: expected float inputs (B, N, " << cfg_.input_features << "), got " << inputs.shape());
+    x = input_projection_->forward(inputs);
+  }
+  x = ops::add(x, positional_);
+  for (auto& block : blocks_) x = block->forward(x, mask);
+  return head_->forward(ops::mean(final_norm_.forward(x), 1));
+}
+
+}  // namespace nn

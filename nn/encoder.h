@@ -1,0 +1,61 @@
+// The attention encoder of SPEC 2 (MRA-2) and 3 (exact softmax), pre-norm:
+//   X <- X + Dropout(Wo Attention(LN(X)))
+//   X <- X + Dropout(Linear(F, D)(Dropout(GELU(Linear(D, F)(LN(X))))))
+// and the network around it: token Embedding or Linear input, learned positional embedding,
+// the blocks, a final LayerNorm, mean pooling and a linear head.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "nn/attention.h"
+#include "nn/layers.h"
+
+namespace nn {
+
+struct EncoderBlockConfig {
+  AttentionConfig attention;
+  int64_t ffn = 128;  // F
+  double dropout = 0;
+};
+
+class EncoderBlock : public Module {
+ public:
+  EncoderBlock(const EncoderBlockConfig& config, engine::Rng& rng, uint64_t dropout_seed);
+  Tensor forward(const Tensor& x, const Tensor& key_mask);  // (B, N, D) -> (B, N, D)
+
+ private:
+  LayerNorm norm_attention_, norm_ffn_;
+  MultiHeadAttention attention_;
+  Linear ffn_in_, ffn_out_;
+  Gelu act_;
+  Dropout drop_attention_, drop_hidden_, drop_ffn_;
+};
+
+struct EncoderNetConfig {
+  EncoderBlockConfig block;
+  int64_t seq_len = 1024;
+  int64_t layers = 2;
+  int64_t vocab = 0;           // > 0: token ids through an Embedding
+  int64_t input_features = 0;  // > 0: continuous inputs through a Linear
+  int64_t outputs = 1;
+  bool image_patches = false;  // reorder a square image's tokens into 4 x 8 patches first
+};
+
+class EncoderNet : public Module {
+ public:
+  EncoderNet(const EncoderNetConfig& config, engine::Rng& rng);
+  // inputs int32 (B, N) or float (B, N, F); key_mask (B, N) or undefined -> (B, outputs).
+  Tensor forward(const Tensor& inputs, const Tensor& key_mask = Tensor());
+
+ private:
+  EncoderNetConfig cfg_;
+  std::unique_ptr<Embedding> token_embedding_;
+  std::unique_ptr<Linear> input_projection_;
+  Tensor positional_;  // (N, D)
+  std::vector<std::unique_ptr<EncoderBlock>> blocks_;
+  LayerNorm final_norm_;
+  std::unique_ptr<Linear> head_;
+  std::vector<int64_t> patch_order_;  // empty unless image_patches
+};
+
+}  // namespace nn

@@ -101,11 +101,10 @@ Tensor run(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, Ca
   return out;
 }
 
-std::shared_ptr<const LowResolution> low_resolution_of(const Call& c, const Tensor& q, const Tensor& k,
-                                                       const Tensor& v) {
+std::shared_ptr<LowResolution> low_resolution_of(const Call& c, const Tensor& q, const Tensor& k, const Tensor& v) {
   return engine::dispatch_float(q.dtype(), "mra_attention", [&](auto zero) {
     using T = decltype(zero);
-    return std::make_shared<const LowResolution>(low_resolution<T>(c.problem, q.data<T>(), k.data<T>(), v.data<T>()));
+    return std::make_shared<LowResolution>(low_resolution<T>(c.problem, q.data<T>(), k.data<T>(), v.data<T>()));
   });
 }
 
@@ -133,7 +132,7 @@ Tensor softmax_attention(const Tensor& q, const Tensor& k, const Tensor& v, cons
 Tensor mra_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
                      const MraOptions& options, std::shared_ptr<const BlockSelection> fixed) {
   Call call = make_call("mra_attention", q, k, v, key_mask, options.heads, options.block, kMraEps);
-  std::shared_ptr<const LowResolution> lr = low_resolution_of(call, q, k, v);
+  std::shared_ptr<LowResolution> lr = low_resolution_of(call, q, k, v);
   if (fixed) {
     LONGMIX_CHECK(fixed->BH == call.problem.BH && fixed->nb == call.problem.num_blocks(),
                   "mra_attention: the fixed selection is for " << fixed->BH << " batch-heads x " << fixed->nb
@@ -143,7 +142,12 @@ Tensor mra_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Te
   } else {
     call.selection = select(call, *lr, options);
   }
-  return run("mra_attention", q, k, v, std::move(call), options.full ? lr : nullptr);
+  if (!options.full) return run("mra_attention", q, k, v, std::move(call), nullptr);
+  call.problem.selection = call.selection.get();
+  engine::dispatch_float(q.dtype(), "mra_attention", [&](auto zero) {
+    complement_weights<decltype(zero)>(call.problem, *lr);
+  });
+  return run("mra_attention", q, k, v, std::move(call), lr);
 }
 
 std::shared_ptr<const BlockSelection> mra_selection(const Tensor& q, const Tensor& k, const Tensor& v,

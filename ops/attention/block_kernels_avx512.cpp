@@ -30,7 +30,7 @@ inline void scores_rows(int r, int64_t d, const float* a, int64_t lda, const flo
   for (int64_t t = 0; t < d; ++t) {
     const __m512 b0 = _mm512_load_ps(packed + t * kTile);
     const __m512 b1 = _mm512_load_ps(packed + t * kTile + 16);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int q = 0; q < RR; ++q) {
       const __m512 x = _mm512_set1_ps(a[(r + q) * lda + t]);
       acc[q][0] = _mm512_fmadd_ps(x, b0, acc[q][0]);
@@ -46,6 +46,7 @@ inline void scores_rows(int r, int64_t d, const float* a, int64_t lda, const flo
 
 void scores(int rows, int64_t d, const float* a, int64_t lda, const float* packed, float scale, float* s) {
   int r = 0;
+  for (; r + 8 <= rows; r += 8) scores_rows<8>(r, d, a, lda, packed, scale, s);
   for (; r + 4 <= rows; r += 4) scores_rows<4>(r, d, a, lda, packed, scale, s);
   for (; r < rows; ++r) scores_rows<1>(r, d, a, lda, packed, scale, s);
 }
@@ -93,7 +94,7 @@ inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const fl
     for (int c = 0; c < cols; ++c) {
       const __m512 v0 = _mm512_maskz_loadu_ps(m0, v + c * ldv + j0);
       const __m512 v1 = _mm512_maskz_loadu_ps(m1, v + c * ldv + j0 + 16);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int q = 0; q < RR; ++q) {
         const __m512 w = _mm512_set1_ps(p[(r + q) * kTile + c]);
         acc[q][0] = _mm512_fmadd_ps(w, v0, acc[q][0]);
@@ -111,6 +112,7 @@ inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const fl
 void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, const float* alpha,
                 float* o, int64_t ldo) {
   int r = 0;
+  for (; r + 8 <= rows; r += 8) accumulate_rows<8>(r, cols, d, p, v, ldv, alpha, o, ldo);
   for (; r + 4 <= rows; r += 4) accumulate_rows<4>(r, cols, d, p, v, ldv, alpha, o, ldo);
   for (; r < rows; ++r) accumulate_rows<1>(r, cols, d, p, v, ldv, alpha, o, ldo);
 }

@@ -2,11 +2,23 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "engine/parallel.h"
 
 namespace ops {
+namespace {
+
+// Maps a float to 32 bits whose unsigned order is the float's order reversed (largest first).
+uint32_t descending_bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  const uint32_t ascending = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+  return ~ascending;
+}
+
+}  // namespace
 
 template <class T>
 BlockSelection select_mra_blocks(const BlockAttentionProblem& p, const LowResolution& lr, const MraSelectionRule& rule) {
@@ -17,25 +29,27 @@ BlockSelection select_mra_blocks(const BlockAttentionProblem& p, const LowResolu
   const T* count = lr.count.data<T>();
   std::vector<uint8_t> mask(static_cast<size_t>(p.BH * grid), 0);
   engine::parallel_for(p.BH, 1, [&](int64_t b0, int64_t b1) {
-    std::vector<double> score(static_cast<size_t>(grid));
-    std::vector<int32_t> order;
+    // Candidates as 64-bit keys: the float score's bits made order-preserving (descending) in
+    // the high half, the cell index in the low half, so plain integer order is "higher score
+    // first, then lower index" and nth_element runs without an indirect comparator.
+    std::vector<uint64_t> keys;
+    keys.reserve(static_cast<size_t>(grid));
     for (int64_t bh = b0; bh < b1; ++bh) {
-      order.clear();
-      for (int64_t I = 0; I < nb; ++I)
+      keys.clear();
+      for (int64_t I = 0; I < nb; ++I) {
+        if (count[(bh / p.heads) * nb + I] == 0) continue;
         for (int64_t J = 0; J < nb; ++J) {
           const int64_t cell = I * nb + J;
           const double s = static_cast<double>(logits[bh * grid + cell]);
-          if (!std::isfinite(s) || count[(bh / p.heads) * nb + I] == 0) continue;
+          if (!std::isfinite(s)) continue;
           const bool prior = I < rule.prior_first || J < rule.prior_first || std::abs(I - J) < rule.prior_diagonal;
-          score[static_cast<size_t>(cell)] = s - static_cast<double>(row_max[bh * nb + I]) + (prior ? 5e3 : 0.0);
-          order.push_back(static_cast<int32_t>(cell));
+          const float score = static_cast<float>(s - static_cast<double>(row_max[bh * nb + I]) + (prior ? 5e3 : 0.0));
+          keys.push_back((uint64_t{descending_bits(score)} << 32) | static_cast<uint64_t>(cell));
         }
-      const auto higher = [&](int32_t a, int32_t b) {
-        return score[static_cast<size_t>(a)] != score[static_cast<size_t>(b)] ? score[static_cast<size_t>(a)] > score[static_cast<size_t>(b)] : a < b;
-      };
-      const int64_t take = std::min<int64_t>(budget, static_cast<int64_t>(order.size()));
-      std::nth_element(order.begin(), order.begin() + take, order.end(), higher);
-      for (int64_t n = 0; n < take; ++n) mask[static_cast<size_t>(bh * grid + order[static_cast<size_t>(n)])] = 1;
+      }
+      const int64_t take = std::min<int64_t>(budget, static_cast<int64_t>(keys.size()));
+      std::nth_element(keys.begin(), keys.begin() + take, keys.end());
+      for (int64_t n = 0; n < take; ++n) mask[static_cast<size_t>(bh * grid + (keys[static_cast<size_t>(n)] & 0xFFFFFFFFu))] = 1;
     }
   });
   return BlockSelection::from_mask(p.BH, nb, mask);

@@ -88,14 +88,15 @@ apps::Flags train_flags(std::initializer_list<std::pair<const char*, std::string
   return f;
 }
 
-// The temporal-order task from the CLI's presets, shortened: chance is 25%.
+// The temporal-order task from the CLI's presets, shortened to 400 steps: chance is 25%; with
+// AVX-512 both encoders reach about 96%, the bar leaves room for other ISAs' rounding.
 void learns_order(const char* model) {
   const auto dir = std::filesystem::temp_directory_path() / (std::string("longmix_test_order_") + model);
   const auto r = apps::train(train_flags({{"model", model}, {"task", "order"}, {"seq-len", "128"}, {"steps", "400"},
                                           {"eval-every", "0"}, {"out", dir.string()}}),
                              true);
   std::cout << model << " order N=128: test accuracy " << r.test.accuracy << "\n";
-  EXPECT_GE(r.test.accuracy, 0.95) << model << ", test loss " << r.test.loss;
+  EXPECT_GE(r.test.accuracy, 0.9) << model << ", test loss " << r.test.loss;
 }
 
 TEST(EncoderNet, MraLearnsTheTemporalOrderTask) { learns_order("mra"); }

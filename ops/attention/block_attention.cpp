@@ -110,9 +110,64 @@ void block_attention_forward(const BlockAttentionProblem& p, const BlockKernels&
   });
 }
 
-void block_attention_backward(const BlockAttentionProblem& p, const BlockKernels& k, const float* q,
-                              const float* key, const float* v, const float* dout, const float* row_max,
-                              const float* inv_z, const float* delta, float* dq, float* dk, float* dv) {
+namespace {
+
+// Backward in one pass over key blocks: each (query block, key block) tile computes its P and
+// dS once, adds into the key block's dK and dV, and leaves its share of dQ in a slot of its
+// own; the dQ shares are then summed per query block in key order. 5 tile products instead of
+// 7, for a buffer of (selected pairs x block x d) floats.
+void backward_single_pass(const BlockAttentionProblem& p, const BlockKernels& k, const float* q, const float* key,
+                          const float* v, const float* dout, const float* row_max, const float* inv_z,
+                          const float* delta, float* dq, float* dk, float* dv) {
+  const int64_t nb = p.num_blocks(), d = p.d, share = p.block * d;
+  const float scale = static_cast<float>(p.scale);
+  const BlockSelection& sel = *p.selection;
+  const Tensor packed_q = pack_tiles(p, q), packed_dout = pack_tiles(p, dout);
+  Tensor shares_t = Tensor::empty({sel.count(), share});
+  float* shares = shares_t.data<float>();
+  const float* pq = packed_q.data<float>();
+  const float* pdo = packed_dout.data<float>();
+  for_each_block(p.BH * nb, [&](int64_t item) {
+    Scratch w;
+    const int64_t bh = item / nb, J = item % nb;
+    const Block kb = block_range(p, J);
+    const uint32_t keys = present_bits(p, bh, kb);
+    const BlockList qs = sel.queries_of(bh, J);
+    const int64_t col0 = bh * p.N + kb.first;
+    const int rows = static_cast<int>(kb.size);
+    for (int64_t n = 0; n < qs.size; ++n) {
+      const Block qb = block_range(p, qs.index[n]);
+      const int64_t row0 = bh * p.N + qb.first;
+      float* dq_share = shares + sel.query_slot(bh, J, n) * share;
+      std::memset(dq_share, 0, static_cast<size_t>(qb.size * d) * sizeof(float));
+      if (keys == 0) continue;
+      const int64_t tile = (bh * nb + qs.index[n]) * d * kTile;
+      k.scores(rows, d, key + col0 * d, d, pq + tile, scale, w.s);
+      k.scores(rows, d, v + col0 * d, d, pdo + tile, 1.f, w.dp);
+      k.dscores_by_col(rows, keys, static_cast<int>(qb.size), w.s, w.dp, row_max + row0, inv_z + row0,
+                       delta + row0, scale, w.p, w.ds);
+      k.accumulate(rows, static_cast<int>(qb.size), d, w.p, dout + row0 * d, d, nullptr, dv + col0 * d, d);
+      k.accumulate(rows, static_cast<int>(qb.size), d, w.ds, q + row0 * d, d, nullptr, dk + col0 * d, d);
+      k.accumulate_transposed(static_cast<int>(qb.size), rows, d, w.ds, key + col0 * d, d, dq_share, d);
+    }
+  });
+  for_each_block(p.BH * nb, [&](int64_t item) {
+    const int64_t bh = item / nb, I = item % nb;
+    const Block qb = block_range(p, I);
+    float* out = dq + (bh * p.N + qb.first) * d;
+    const int64_t n_keys = sel.keys_of(bh, I).size, len = qb.size * d;
+    for (int64_t n = 0; n < n_keys; ++n) {
+      const float* src = shares + sel.key_slot(bh, I, n) * share;
+      for (int64_t e = 0; e < len; ++e) out[e] += src[e];
+    }
+  });
+}
+
+// Backward in two passes, for selections too large for the dQ shares (exact attention at
+// long N): dQ over query blocks, then dK and dV over key blocks, each recomputing its tiles.
+void backward_two_passes(const BlockAttentionProblem& p, const BlockKernels& k, const float* q, const float* key,
+                         const float* v, const float* dout, const float* row_max, const float* inv_z,
+                         const float* delta, float* dq, float* dk, float* dv) {
   const int64_t nb = p.num_blocks(), d = p.d;
   const float scale = static_cast<float>(p.scale);
   const Tensor packed_q = pack_tiles(p, q), packed_k = pack_tiles(p, key);
@@ -166,6 +221,23 @@ void block_attention_backward(const BlockAttentionProblem& p, const BlockKernels
       k.accumulate(rows, static_cast<int>(qb.size), d, w.ds, q + row0 * d, d, nullptr, dk + col0 * d, d);
     }
   });
+}
+
+constexpr int64_t kMaxShareBytes = int64_t{256} << 20;
+
+}  // namespace
+
+void block_attention_backward(const BlockAttentionProblem& p, const BlockKernels& k, const float* q,
+                              const float* key, const float* v, const float* dout, const float* row_max,
+                              const float* inv_z, const float* delta, float* dq, float* dk, float* dv,
+                              BackwardPlan plan) {
+  const int64_t share_bytes = p.selection->count() * p.block * p.d * static_cast<int64_t>(sizeof(float));
+  if (plan == BackwardPlan::automatic)
+    plan = share_bytes <= kMaxShareBytes ? BackwardPlan::single_pass : BackwardPlan::two_passes;
+  if (plan == BackwardPlan::single_pass)
+    backward_single_pass(p, k, q, key, v, dout, row_max, inv_z, delta, dq, dk, dv);
+  else
+    backward_two_passes(p, k, q, key, v, dout, row_max, inv_z, delta, dq, dk, dv);
 }
 
 const BlockKernels& block_kernels() {

@@ -27,6 +27,10 @@ struct BlockKernels {
   // for j < d (alpha may be nullptr: 1).
   void (*accumulate)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
                      const float* alpha, float* o, int64_t ldo);
+  // The same with the weights read transposed: p[c * kTile + r] (a key-major tile applied to
+  // query rows), no alpha.
+  void (*accumulate_transposed)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
+                                float* o, int64_t ldo);
   // Score gradient with statistics per row (rows = queries): P = exp(s - m[r]) * inv_z[r] on
   // valid columns, 0 elsewhere; ds[r, c] = scale * P * (dp[r, c] - delta[r]).
   void (*dscores_by_row)(int rows, uint32_t valid_cols, const float* s, const float* dp, const float* m,

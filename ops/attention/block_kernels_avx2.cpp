@@ -95,7 +95,7 @@ void online_softmax(int rows, uint32_t valid, float* s, float* m, float* l, floa
   }
 }
 
-template <int RR>
+template <int RR, bool Transposed = false>
 inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
                             const float* alpha, float* o, int64_t ldo) {
   for (int64_t j0 = 0; j0 < d; j0 += 16) {
@@ -115,7 +115,7 @@ inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const fl
       const __m256 v0 = _mm256_maskload_ps(v + c * ldv + j0, m0);
       const __m256 v1 = _mm256_maskload_ps(v + c * ldv + j0 + 8, m1);
       for (int q = 0; q < RR; ++q) {
-        const __m256 w = _mm256_set1_ps(p[(r + q) * kTile + c]);
+        const __m256 w = _mm256_set1_ps((Transposed ? p[c * kTile + r + q] : p[(r + q) * kTile + c]));
         acc[q][0] = _mm256_fmadd_ps(w, v0, acc[q][0]);
         acc[q][1] = _mm256_fmadd_ps(w, v1, acc[q][1]);
       }
@@ -133,6 +133,13 @@ void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, i
   int r = 0;
   for (; r + 4 <= rows; r += 4) accumulate_rows<4>(r, cols, d, p, v, ldv, alpha, o, ldo);
   for (; r < rows; ++r) accumulate_rows<1>(r, cols, d, p, v, ldv, alpha, o, ldo);
+}
+
+void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
+                           int64_t ldo) {
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) accumulate_rows<4, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r < rows; ++r) accumulate_rows<1, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
 }
 
 void dscores_by_row(int rows, uint32_t valid_cols, const float* s, const float* dp, const float* m,
@@ -176,7 +183,7 @@ void dscores_by_col(int rows, uint32_t valid_rows, int cols, const float* s, con
 }  // namespace
 
 BlockKernels block_kernels_avx2() {
-  return {scores, online_softmax, accumulate, dscores_by_row, dscores_by_col, "avx2"};
+  return {scores, online_softmax, accumulate, accumulate_transposed, dscores_by_row, dscores_by_col, "avx2"};
 }
 
 }  // namespace ops

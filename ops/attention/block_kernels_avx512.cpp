@@ -75,7 +75,7 @@ void online_softmax(int rows, uint32_t valid, float* s, float* m, float* l, floa
   }
 }
 
-template <int RR>
+template <int RR, bool Transposed = false>
 inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
                             const float* alpha, float* o, int64_t ldo) {
   for (int64_t j0 = 0; j0 < d; j0 += 32) {
@@ -96,7 +96,7 @@ inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const fl
       const __m512 v1 = _mm512_maskz_loadu_ps(m1, v + c * ldv + j0 + 16);
 #pragma GCC unroll 8
       for (int q = 0; q < RR; ++q) {
-        const __m512 w = _mm512_set1_ps(p[(r + q) * kTile + c]);
+        const __m512 w = _mm512_set1_ps((Transposed ? p[c * kTile + r + q] : p[(r + q) * kTile + c]));
         acc[q][0] = _mm512_fmadd_ps(w, v0, acc[q][0]);
         acc[q][1] = _mm512_fmadd_ps(w, v1, acc[q][1]);
       }
@@ -115,6 +115,14 @@ void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, i
   for (; r + 8 <= rows; r += 8) accumulate_rows<8>(r, cols, d, p, v, ldv, alpha, o, ldo);
   for (; r + 4 <= rows; r += 4) accumulate_rows<4>(r, cols, d, p, v, ldv, alpha, o, ldo);
   for (; r < rows; ++r) accumulate_rows<1>(r, cols, d, p, v, ldv, alpha, o, ldo);
+}
+
+void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
+                           int64_t ldo) {
+  int r = 0;
+  for (; r + 8 <= rows; r += 8) accumulate_rows<8, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r + 4 <= rows; r += 4) accumulate_rows<4, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r < rows; ++r) accumulate_rows<1, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
 }
 
 void dscores_by_row(int rows, uint32_t valid_cols, const float* s, const float* dp, const float* m,
@@ -154,7 +162,7 @@ void dscores_by_col(int rows, uint32_t valid_rows, int cols, const float* s, con
 }  // namespace
 
 BlockKernels block_kernels_avx512() {
-  return {scores, online_softmax, accumulate, dscores_by_row, dscores_by_col, "avx512"};
+  return {scores, online_softmax, accumulate, accumulate_transposed, dscores_by_row, dscores_by_col, "avx512"};
 }
 
 }  // namespace ops

@@ -53,6 +53,16 @@ void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, i
     }
 }
 
+void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
+                           int64_t ldo) {
+  for (int r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < d; ++j) {
+      float acc = o[r * ldo + j];
+      for (int c = 0; c < cols; ++c) acc += p[c * kTile + r] * v[c * ldv + j];
+      o[r * ldo + j] = acc;
+    }
+}
+
 void dscores_by_row(int rows, uint32_t valid_cols, const float* s, const float* dp, const float* m,
                     const float* inv_z, const float* delta, float scale, float* ds) {
   for (int r = 0; r < rows; ++r)
@@ -77,7 +87,7 @@ void dscores_by_col(int rows, uint32_t valid_rows, int cols, const float* s, con
 }  // namespace
 
 BlockKernels block_kernels_ref() {
-  return {scores, online_softmax, accumulate, dscores_by_row, dscores_by_col, "ref"};
+  return {scores, online_softmax, accumulate, accumulate_transposed, dscores_by_row, dscores_by_col, "ref"};
 }
 
 }  // namespace ops

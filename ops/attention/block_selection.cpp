@@ -37,12 +37,16 @@ BlockSelection BlockSelection::from_mask(int64_t BH, int64_t nb, const std::vect
   std::partial_sum(s.col_start.begin(), s.col_start.end(), s.col_start.begin());
   // Transpose: visiting (I, J) in row-major order fills each key block's list in ascending I.
   s.queries.resize(s.keys.size());
+  s.query_slots.resize(s.keys.size());
   std::vector<int64_t> fill(s.col_start.begin(), s.col_start.end() - 1);
   for (int64_t bh = 0; bh < BH; ++bh)
     for (int64_t I = 0; I < nb; ++I) {
       const BlockList ks = s.keys_of(bh, I);
-      for (int64_t n = 0; n < ks.size; ++n)
-        s.queries[static_cast<size_t>(fill[static_cast<size_t>(bh * nb + ks.index[n])]++)] = static_cast<int32_t>(I);
+      for (int64_t n = 0; n < ks.size; ++n) {
+        const size_t at = static_cast<size_t>(fill[static_cast<size_t>(bh * nb + ks.index[n])]++);
+        s.queries[at] = static_cast<int32_t>(I);
+        s.query_slots[at] = s.row_start[static_cast<size_t>(bh * nb + I)] + n;
+      }
     }
   return s;
 }
@@ -63,6 +67,14 @@ bool BlockSelection::selected(int64_t bh, int64_t I, int64_t J) const {
   if (all) return true;
   const BlockList ks = keys_of(bh, I);
   return std::binary_search(ks.index, ks.index + ks.size, static_cast<int32_t>(J));
+}
+
+int64_t BlockSelection::key_slot(int64_t bh, int64_t I, int64_t n) const {
+  return all ? (bh * nb + I) * nb + n : row_start[static_cast<size_t>(bh * nb + I)] + n;
+}
+
+int64_t BlockSelection::query_slot(int64_t bh, int64_t J, int64_t n) const {
+  return all ? (bh * nb + n) * nb + J : query_slots[static_cast<size_t>(col_start[static_cast<size_t>(bh * nb + J)] + n)];
 }
 
 int64_t BlockSelection::count() const { return all ? BH * nb * nb : static_cast<int64_t>(keys.size()); }

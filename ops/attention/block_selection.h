@@ -18,6 +18,7 @@ struct BlockSelection {
   std::vector<int32_t> all_blocks;            // 0 .. nb-1, for `all`
   std::vector<int64_t> row_start, col_start;  // (BH * nb + 1) offsets into keys / queries
   std::vector<int32_t> keys, queries;         // ascending within each list
+  std::vector<int64_t> query_slots;           // per entry of `queries`: its pair's index in `keys`
 
   static BlockSelection every_block(int64_t BH, int64_t nb);
   // mask holds BH * nb * nb flags, mask[(bh * nb + I) * nb + J] = 1 when (I, J) is selected.
@@ -26,6 +27,10 @@ struct BlockSelection {
   BlockList keys_of(int64_t bh, int64_t I) const;
   BlockList queries_of(int64_t bh, int64_t J) const;
   bool selected(int64_t bh, int64_t I, int64_t J) const;
+  // A dense index of every selected pair (0 .. count()-1), reached from either direction: the
+  // n-th key block of (bh, I), or the n-th query block of (bh, J).
+  int64_t key_slot(int64_t bh, int64_t I, int64_t n) const;
+  int64_t query_slot(int64_t bh, int64_t J, int64_t n) const;
   int64_t count() const;  // selected pairs over all batch-heads
 };
 

@@ -289,7 +289,7 @@ TEST_P(BlockKernelVariants, MatchReferenceOnOddSizes) {
         }
         std::vector<float> m0(BH * nb, 0.5f), l0(BH * nb, 2.f), o0(BH * nb * d, 0.1f);
         const ops::BlockStart<float> start{m0.data(), l0.data(), o0.data()};
-        auto run = [&](const ops::BlockKernels& k, ops::BackwardPlan plan, std::vector<float>* out) {
+        auto run = [&](const ops::BlockKernels& k, int64_t budget, std::vector<float>* out) {
           std::vector<float> o(BH * N * d), mx(BH * N), iz(BH * N), delta(BH * N);
           ops::block_attention_forward(p, k, in[0].data(), in[1].data(), in[2].data(), &start, o.data(), mx.data(),
                                        iz.data());
@@ -297,21 +297,25 @@ TEST_P(BlockKernelVariants, MatchReferenceOnOddSizes) {
           std::vector<float> g(3 * BH * N * d + 1, 0.25f);  // guard element past the end
           const size_t n = static_cast<size_t>(BH * N * d);
           ops::block_attention_backward(p, k, in[0].data(), in[1].data(), in[2].data(), in[3].data(), mx.data(),
-                                        iz.data(), delta.data(), g.data(), g.data() + n, g.data() + 2 * n, plan);
+                                        iz.data(), delta.data(), g.data(), g.data() + n, g.data() + 2 * n, budget);
           out[0] = o;
           out[1] = g;
         };
-        // The reference kernels in two passes against the SIMD ones in either plan.
+        // The reference kernels in two passes (budget 0) against the SIMD ones in two passes,
+        // in one pass a batch-head at a time, and in one pass for all.
+        int64_t largest = 0;
+        for (int64_t bh = 0; bh < BH; ++bh) largest = std::max(largest, sel.pairs_before(bh + 1) - sel.pairs_before(bh));
+        const int64_t one_head = largest * block * d * int64_t{sizeof(float)};
         std::vector<float> want[2];
-        run(ref, ops::BackwardPlan::two_passes, want);
-        for (ops::BackwardPlan plan : {ops::BackwardPlan::single_pass, ops::BackwardPlan::two_passes}) {
+        run(ref, 0, want);
+        for (int64_t budget : {int64_t{0}, one_head, ops::kDefaultShareBudget}) {
           std::vector<float> got[2];
-          run(simd, plan, got);
+          run(simd, budget, got);
           for (int w = 0; w < 2; ++w)
             for (size_t i = 0; i < want[w].size(); ++i)
               ASSERT_NEAR(got[w][i], want[w][i], 2e-5f * (1 + std::fabs(want[w][i])))
                   << v.name << (w ? " grad" : " out") << " N " << N << " d " << d << " block " << block
-                  << (plan == ops::BackwardPlan::single_pass ? " single pass" : " two passes") << " at " << i;
+                  << " share budget " << budget << " at " << i;
         }
       }
 }

@@ -112,24 +112,25 @@ void block_attention_forward(const BlockAttentionProblem& p, const BlockKernels&
 
 namespace {
 
-// Backward in one pass over key blocks: each (query block, key block) tile computes its P and
-// dS once, adds into the key block's dK and dV, and leaves its share of dQ in a slot of its
-// own; the dQ shares are then summed per query block in key order. 5 tile products instead of
-// 7, for a buffer of (selected pairs x block x d) floats.
-void backward_single_pass(const BlockAttentionProblem& p, const BlockKernels& k, const float* q, const float* key,
-                          const float* v, const float* dout, const float* row_max, const float* inv_z,
-                          const float* delta, float* dq, float* dk, float* dv) {
+// Selected pairs of the batch-head with the most.
+int64_t largest_head_pairs(const BlockSelection& sel, int64_t BH) {
+  int64_t largest = 0;
+  for (int64_t bh = 0; bh < BH; ++bh) largest = std::max(largest, sel.pairs_before(bh + 1) - sel.pairs_before(bh));
+  return largest;
+}
+
+// The single pass for batch-heads [bh0, bh1), their dQ shares in `shares`.
+void backward_single_pass_group(const BlockAttentionProblem& p, const BlockKernels& k, int64_t bh0, int64_t bh1,
+                                const float* q, const float* key, const float* v, const float* dout, const float* pq,
+                                const float* pdo, const float* row_max, const float* inv_z, const float* delta,
+                                float* shares, float* dq, float* dk, float* dv) {
   const int64_t nb = p.num_blocks(), d = p.d, share = p.block * d;
   const float scale = static_cast<float>(p.scale);
   const BlockSelection& sel = *p.selection;
-  const Tensor packed_q = pack_tiles(p, q), packed_dout = pack_tiles(p, dout);
-  Tensor shares_t = Tensor::empty({sel.count(), share});
-  float* shares = shares_t.data<float>();
-  const float* pq = packed_q.data<float>();
-  const float* pdo = packed_dout.data<float>();
-  for_each_block(p.BH * nb, [&](int64_t item) {
+  const int64_t first_slot = sel.pairs_before(bh0);
+  for_each_block((bh1 - bh0) * nb, [&](int64_t item) {
     Scratch w;
-    const int64_t bh = item / nb, J = item % nb;
+    const int64_t bh = bh0 + item / nb, J = item % nb;
     const Block kb = block_range(p, J);
     const uint32_t keys = present_bits(p, bh, kb);
     const BlockList qs = sel.queries_of(bh, J);
@@ -138,9 +139,11 @@ void backward_single_pass(const BlockAttentionProblem& p, const BlockKernels& k,
     for (int64_t n = 0; n < qs.size; ++n) {
       const Block qb = block_range(p, qs.index[n]);
       const int64_t row0 = bh * p.N + qb.first;
-      float* dq_share = shares + sel.query_slot(bh, J, n) * share;
-      std::memset(dq_share, 0, static_cast<size_t>(qb.size * d) * sizeof(float));
-      if (keys == 0) continue;
+      float* dq_share = shares + (sel.query_slot(bh, J, n) - first_slot) * share;
+      if (keys == 0) {
+        std::memset(dq_share, 0, static_cast<size_t>(qb.size * d) * sizeof(float));
+        continue;
+      }
       const int64_t tile = (bh * nb + qs.index[n]) * d * kTile;
       k.scores(rows, d, key + col0 * d, d, pq + tile, scale, w.s);
       k.scores(rows, d, v + col0 * d, d, pdo + tile, 1.f, w.dp);
@@ -148,19 +151,40 @@ void backward_single_pass(const BlockAttentionProblem& p, const BlockKernels& k,
                        delta + row0, scale, w.p, w.ds);
       k.accumulate(rows, static_cast<int>(qb.size), d, w.p, dout + row0 * d, d, nullptr, dv + col0 * d, d);
       k.accumulate(rows, static_cast<int>(qb.size), d, w.ds, q + row0 * d, d, nullptr, dk + col0 * d, d);
-      k.accumulate_transposed(static_cast<int>(qb.size), rows, d, w.ds, key + col0 * d, d, dq_share, d);
+      k.product_transposed(static_cast<int>(qb.size), rows, d, w.ds, key + col0 * d, d, dq_share, d);
     }
   });
-  for_each_block(p.BH * nb, [&](int64_t item) {
-    const int64_t bh = item / nb, I = item % nb;
+  for_each_block((bh1 - bh0) * nb, [&](int64_t item) {
+    const int64_t bh = bh0 + item / nb, I = item % nb;
     const Block qb = block_range(p, I);
     float* out = dq + (bh * p.N + qb.first) * d;
     const int64_t n_keys = sel.keys_of(bh, I).size, len = qb.size * d;
     for (int64_t n = 0; n < n_keys; ++n) {
-      const float* src = shares + sel.key_slot(bh, I, n) * share;
+      const float* src = shares + (sel.key_slot(bh, I, n) - first_slot) * share;
       for (int64_t e = 0; e < len; ++e) out[e] += src[e];
     }
   });
+}
+
+// Backward in one pass over key blocks: each (query block, key block) tile computes its P and
+// dS once, adds into the key block's dK and dV, and leaves its share of dQ in a slot of its
+// own; the dQ shares are then summed per query block in key order. 5 tile products instead of
+// 7, for a buffer of block x d floats per selected pair, so the batch-heads go in groups
+// whose shares fit max_pairs (the grouping depends on the selection only, never on threads).
+void backward_single_pass(const BlockAttentionProblem& p, const BlockKernels& k, int64_t max_pairs, const float* q,
+                          const float* key, const float* v, const float* dout, const float* row_max,
+                          const float* inv_z, const float* delta, float* dq, float* dk, float* dv) {
+  const int64_t share = p.block * p.d;
+  const BlockSelection& sel = *p.selection;
+  const Tensor packed_q = pack_tiles(p, q), packed_dout = pack_tiles(p, dout);
+  Tensor shares_t = Tensor::empty({std::min(max_pairs, sel.count()), share});
+  for (int64_t bh0 = 0; bh0 < p.BH;) {
+    int64_t bh1 = bh0 + 1;
+    while (bh1 < p.BH && sel.pairs_before(bh1 + 1) - sel.pairs_before(bh0) <= max_pairs) ++bh1;
+    backward_single_pass_group(p, k, bh0, bh1, q, key, v, dout, packed_q.data<float>(), packed_dout.data<float>(),
+                               row_max, inv_z, delta, shares_t.data<float>(), dq, dk, dv);
+    bh0 = bh1;
+  }
 }
 
 // Backward in two passes, for selections too large for the dQ shares (exact attention at
@@ -223,19 +247,15 @@ void backward_two_passes(const BlockAttentionProblem& p, const BlockKernels& k, 
   });
 }
 
-constexpr int64_t kMaxShareBytes = int64_t{256} << 20;
-
 }  // namespace
 
 void block_attention_backward(const BlockAttentionProblem& p, const BlockKernels& k, const float* q,
                               const float* key, const float* v, const float* dout, const float* row_max,
                               const float* inv_z, const float* delta, float* dq, float* dk, float* dv,
-                              BackwardPlan plan) {
-  const int64_t share_bytes = p.selection->count() * p.block * p.d * static_cast<int64_t>(sizeof(float));
-  if (plan == BackwardPlan::automatic)
-    plan = share_bytes <= kMaxShareBytes ? BackwardPlan::single_pass : BackwardPlan::two_passes;
-  if (plan == BackwardPlan::single_pass)
-    backward_single_pass(p, k, q, key, v, dout, row_max, inv_z, delta, dq, dk, dv);
+                              int64_t share_budget) {
+  const int64_t max_pairs = share_budget / (p.block * p.d * static_cast<int64_t>(sizeof(float)));
+  if (largest_head_pairs(*p.selection, p.BH) <= max_pairs)
+    backward_single_pass(p, k, max_pairs, q, key, v, dout, row_max, inv_z, delta, dq, dk, dv);
   else
     backward_two_passes(p, k, q, key, v, dout, row_max, inv_z, delta, dq, dk, dv);
 }

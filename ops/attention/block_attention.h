@@ -35,16 +35,17 @@ struct BlockStart {  // per (batch-head, query block): m0, l0 (BH * nb) and o0 (
 };
 
 // Fused float32 path. Backward ACCUMULATES into dq, dk, dv; delta = attention_row_dots(out, dout).
-// Backward runs in one pass over key blocks while its per-pair dQ shares fit in 256 MB, else in
-// two (dQ by query blocks, then dK and dV by key blocks); `plan` forces one (for tests).
-enum class BackwardPlan { automatic, single_pass, two_passes };
+// Backward runs in one pass over key blocks, batch-heads grouped so that their per-pair dQ
+// shares fit `share_budget` bytes; when one batch-head's do not, in two passes (dQ by query
+// blocks, then dK and dV by key blocks). Tests shrink the budget to reach every path.
+constexpr int64_t kDefaultShareBudget = int64_t{256} << 20;
 void block_attention_forward(const BlockAttentionProblem& p, const BlockKernels& k, const float* q,
                              const float* key, const float* v, const BlockStart<float>* start, float* out,
                              float* row_max, float* inv_z);
 void block_attention_backward(const BlockAttentionProblem& p, const BlockKernels& k, const float* q,
                               const float* key, const float* v, const float* dout, const float* row_max,
                               const float* inv_z, const float* delta, float* dq, float* dk, float* dv,
-                              BackwardPlan plan = BackwardPlan::automatic);
+                              int64_t share_budget = kDefaultShareBudget);
 
 // The reference, same contract.
 template <class T>

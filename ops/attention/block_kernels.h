@@ -27,9 +27,9 @@ struct BlockKernels {
   // for j < d (alpha may be nullptr: 1).
   void (*accumulate)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
                      const float* alpha, float* o, int64_t ldo);
-  // The same with the weights read transposed: p[c * kTile + r] (a key-major tile applied to
-  // query rows), no alpha.
-  void (*accumulate_transposed)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
+  // o[r * ldo + j] = sum_{c < cols} p[c * kTile + r] * v[c * ldv + j]: the weights read
+  // transposed (a key-major tile applied to query rows), OVERWRITING o.
+  void (*product_transposed)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
                                 float* o, int64_t ldo);
   // Score gradient with statistics per row (rows = queries): P = exp(s - m[r]) * inv_z[r] on
   // valid columns, 0 elsewhere; ds[r, c] = scale * P * (dp[r, c] - delta[r]).

@@ -95,6 +95,7 @@ void online_softmax(int rows, uint32_t valid, float* s, float* m, float* l, floa
   }
 }
 
+// Transposed: weights p[c * kTile + r] and o overwritten (product_transposed).
 template <int RR, bool Transposed = false>
 inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
                             const float* alpha, float* o, int64_t ldo) {
@@ -103,8 +104,8 @@ inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const fl
     __m256 acc[RR][2];
     for (int q = 0; q < RR; ++q) {
       float* orow = o + (r + q) * ldo + j0;
-      acc[q][0] = _mm256_maskload_ps(orow, m0);
-      acc[q][1] = _mm256_maskload_ps(orow + 8, m1);
+      acc[q][0] = Transposed ? _mm256_setzero_ps() : _mm256_maskload_ps(orow, m0);
+      acc[q][1] = Transposed ? _mm256_setzero_ps() : _mm256_maskload_ps(orow + 8, m1);
       if (alpha) {
         const __m256 a = _mm256_set1_ps(alpha[r + q]);
         acc[q][0] = _mm256_mul_ps(a, acc[q][0]);
@@ -135,7 +136,7 @@ void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, i
   for (; r < rows; ++r) accumulate_rows<1>(r, cols, d, p, v, ldv, alpha, o, ldo);
 }
 
-void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
+void product_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
                            int64_t ldo) {
   int r = 0;
   for (; r + 4 <= rows; r += 4) accumulate_rows<4, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
@@ -183,7 +184,7 @@ void dscores_by_col(int rows, uint32_t valid_rows, int cols, const float* s, con
 }  // namespace
 
 BlockKernels block_kernels_avx2() {
-  return {scores, online_softmax, accumulate, accumulate_transposed, dscores_by_row, dscores_by_col, "avx2"};
+  return {scores, online_softmax, accumulate, product_transposed, dscores_by_row, dscores_by_col, "avx2"};
 }
 
 }  // namespace ops

@@ -56,7 +56,8 @@ void online_softmax(int rows, uint32_t valid, float* s, float* m, float* l, floa
   for (int r = 0; r < rows; ++r) {
     float* row = s + r * kTile;
     const __m512 x0 = _mm512_loadu_ps(row), x1 = _mm512_loadu_ps(row + 16);
-    float mx = std::max(_mm512_mask_reduce_max_ps(k0, x0), _mm512_mask_reduce_max_ps(k1, x1));
+    const __m512 neg_inf = _mm512_set1_ps(kNegInf);
+    float mx = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_mask_mov_ps(neg_inf, k0, x0), _mm512_mask_mov_ps(neg_inf, k1, x1)));
     if (mx == kNegInf) {
       _mm512_storeu_ps(row, _mm512_setzero_ps());
       _mm512_storeu_ps(row + 16, _mm512_setzero_ps());
@@ -75,6 +76,7 @@ void online_softmax(int rows, uint32_t valid, float* s, float* m, float* l, floa
   }
 }
 
+// Transposed: weights p[c * kTile + r] and o overwritten (product_transposed).
 template <int RR, bool Transposed = false>
 inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
                             const float* alpha, float* o, int64_t ldo) {
@@ -83,8 +85,8 @@ inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const fl
     __m512 acc[RR][2];
     for (int q = 0; q < RR; ++q) {
       float* orow = o + (r + q) * ldo + j0;
-      acc[q][0] = _mm512_maskz_loadu_ps(m0, orow);
-      acc[q][1] = _mm512_maskz_loadu_ps(m1, orow + 16);
+      acc[q][0] = Transposed ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, orow);
+      acc[q][1] = Transposed ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, orow + 16);
       if (alpha) {
         const __m512 a = _mm512_set1_ps(alpha[r + q]);
         acc[q][0] = _mm512_mul_ps(a, acc[q][0]);
@@ -117,7 +119,7 @@ void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, i
   for (; r < rows; ++r) accumulate_rows<1>(r, cols, d, p, v, ldv, alpha, o, ldo);
 }
 
-void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
+void product_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
                            int64_t ldo) {
   int r = 0;
   for (; r + 8 <= rows; r += 8) accumulate_rows<8, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
@@ -162,7 +164,7 @@ void dscores_by_col(int rows, uint32_t valid_rows, int cols, const float* s, con
 }  // namespace
 
 BlockKernels block_kernels_avx512() {
-  return {scores, online_softmax, accumulate, accumulate_transposed, dscores_by_row, dscores_by_col, "avx512"};
+  return {scores, online_softmax, accumulate, product_transposed, dscores_by_row, dscores_by_col, "avx512"};
 }
 
 }  // namespace ops

@@ -53,11 +53,11 @@ void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, i
     }
 }
 
-void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
-                           int64_t ldo) {
+void product_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
+                        int64_t ldo) {
   for (int r = 0; r < rows; ++r)
     for (int64_t j = 0; j < d; ++j) {
-      float acc = o[r * ldo + j];
+      float acc = 0.f;
       for (int c = 0; c < cols; ++c) acc += p[c * kTile + r] * v[c * ldv + j];
       o[r * ldo + j] = acc;
     }
@@ -87,7 +87,7 @@ void dscores_by_col(int rows, uint32_t valid_rows, int cols, const float* s, con
 }  // namespace
 
 BlockKernels block_kernels_ref() {
-  return {scores, online_softmax, accumulate, accumulate_transposed, dscores_by_row, dscores_by_col, "ref"};
+  return {scores, online_softmax, accumulate, product_transposed, dscores_by_row, dscores_by_col, "ref"};
 }
 
 }  // namespace ops

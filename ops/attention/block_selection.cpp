@@ -77,6 +77,10 @@ int64_t BlockSelection::query_slot(int64_t bh, int64_t J, int64_t n) const {
   return all ? (bh * nb + n) * nb + J : query_slots[static_cast<size_t>(col_start[static_cast<size_t>(bh * nb + J)] + n)];
 }
 
+int64_t BlockSelection::pairs_before(int64_t bh) const {
+  return all ? bh * nb * nb : row_start[static_cast<size_t>(bh * nb)];
+}
+
 int64_t BlockSelection::count() const { return all ? BH * nb * nb : static_cast<int64_t>(keys.size()); }
 
 }  // namespace ops

@@ -32,6 +32,7 @@ struct BlockSelection {
   int64_t key_slot(int64_t bh, int64_t I, int64_t n) const;
   int64_t query_slot(int64_t bh, int64_t J, int64_t n) const;
   int64_t count() const;  // selected pairs over all batch-heads
+  int64_t pairs_before(int64_t bh) const;  // selected pairs of batch-heads 0 .. bh-1 (slots start there)
 };
 
 }  // namespace ops

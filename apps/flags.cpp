@@ -115,6 +115,8 @@ const std::string& Flags::get_string(const std::string& n) const { return find(n
 bool Flags::get_bool(const std::string& n) const {
   return parse_bool(find(n, Type::boolean).value, "--" + n);
 }
+bool Flags::has(const std::string& n) const { return flags_.count(n) != 0; }
+
 bool Flags::was_set(const std::string& n) const {
   auto it = flags_.find(n);
   return it != flags_.end() && it->second.set;

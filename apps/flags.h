@@ -29,6 +29,7 @@ class Flags {
   const std::string& get_string(const std::string& name) const;
   bool get_bool(const std::string& name) const;
   bool was_set(const std::string& name) const;  // given on the command line
+  bool has(const std::string& name) const;      // declared
   bool help_requested() const { return help_; }
 
   std::string help_text() const;

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <string>
 
+#include "apps/gradcheck.h"
 #include "apps/train.h"
 #include "engine/check.h"
 
@@ -13,7 +14,8 @@ constexpr const char* kUsage =
     "usage: longmix <command> [flags]\n"
     "\n"
     "commands:\n"
-    "  train    train a model on a task (longmix train --help)\n";
+    "  train      train a model on a task (longmix train --help)\n"
+    "  gradcheck  check a whole model's gradients against finite differences (longmix gradcheck --help)\n";
 
 }  // namespace
 
@@ -25,6 +27,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   try {
     if (command == "train") return apps::train_main(argc - 1, argv + 1);
+    if (command == "gradcheck") return apps::gradcheck_main(argc - 1, argv + 1);
     std::cerr << "longmix: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   } catch (const engine::Error& e) {

@@ -38,12 +38,18 @@ class ParamixerModel : public Model {
 
 class EncoderModel : public Model {
  public:
-  EncoderModel(const nn::EncoderNetConfig& c, engine::Rng& rng) : net_(c, rng) {}
+  EncoderModel(const nn::EncoderNetConfig& c, engine::Rng& rng)
+      : net_(c, rng), mra_(c.block.attention.kind == nn::AttentionKind::mra) {}
   Tensor forward(const Tensor& inputs) override { return net_.forward(inputs); }
   nn::Module& module() override { return net_; }
+  bool hold_attention_selection(bool on) override {
+    net_.hold_attention_selection(on);
+    return mra_;
+  }
 
  private:
   nn::EncoderNet net_;
+  bool mra_;
 };
 
 int64_t positive(const Flags& f, const char* name) {

@@ -16,6 +16,9 @@ class Model {
   // inputs as the task gives them (B, ...) -> (B, task.num_outputs())
   virtual Tensor forward(const Tensor& inputs) = 0;
   virtual nn::Module& module() = 0;
+  // MRA-2 models: hold each layer's block selection fixed from the next forward on (gradient
+  // checks). Returns whether the model has a selection to hold.
+  virtual bool hold_attention_selection(bool) { return false; }
 };
 
 void add_model_flags(Flags& flags);

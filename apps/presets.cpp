@@ -46,16 +46,16 @@ std::string apply_presets(Flags& flags) {
   for (const Preset& p : presets()) {
     if (flags.get_string("model") != p.model || flags.get_string("task") != p.task) continue;
     std::string applied;
-    const bool user_warmup = flags.was_set("warmup");
+    const bool user_warmup = flags.has("warmup") && flags.was_set("warmup");
     std::vector<std::pair<std::string, std::string>> values(p.values.begin(), p.values.end());
     values.emplace_back("steps", std::to_string(p.steps(flags.get_int("seq-len"))));
     for (const auto& [name, value] : values) {
-      if (flags.was_set(name)) continue;
+      if (!flags.has(name) || flags.was_set(name)) continue;  // a command without the flag skips it
       flags.set(name, value);
       applied += std::string(applied.empty() ? "" : " ") + "--" + name + " " + value;
     }
     // A preset warm-up never outlasts a short run the user asked for.
-    if (!user_warmup && flags.get_int("warmup") > flags.get_int("steps") / 10)
+    if (flags.has("warmup") && !user_warmup && flags.get_int("warmup") > flags.get_int("steps") / 10)
       flags.set("warmup", std::to_string(flags.get_int("steps") / 10));
     return applied.empty() ? "" : std::string("preset ") + p.model + "/" + p.task + ": " + applied;
   }

@@ -6,7 +6,7 @@
 
 namespace apps {
 
-// Returns a one-line description of what was applied ("" when no preset matches).
+// Flags the command does not declare are skipped (gradcheck has no --lr). Returns a one-line description of what was applied ("" when no preset matches).
 std::string apply_presets(Flags& flags);
 
 }  // namespace apps

@@ -59,6 +59,13 @@ bool any_requires_grad(std::initializer_list<Tensor> inputs) {
   return false;
 }
 
+static BackwardHook& backward_hook() {
+  static BackwardHook hook;
+  return hook;
+}
+
+void set_backward_hook_for_tests(BackwardHook hook) { backward_hook() = std::move(hook); }
+
 void record(const char* op, Tensor& out, std::vector<Tensor> inputs, BackwardFn backward_fn) {
   Tape& t = tape();
   if (OpProfile* p = OpProfile::instance()) p->forward(op);
@@ -111,6 +118,7 @@ void backward(const Tensor& output, const Tensor& output_grad) {
       OpProfile* profile = OpProfile::instance();
       const double t0 = profile ? OpProfile::now() : 0;
       it->backward(dout, grads);
+      if (backward_hook()) backward_hook()(it->op, grads);
       if (profile) profile->backward(it->op, OpProfile::now() - t0);
       if (out->produced_by_op) out->grad.reset();  // intermediate: its gradient is consumed
     }

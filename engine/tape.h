@@ -32,6 +32,12 @@ class Grads {
 
 using BackwardFn = std::function<void(const Tensor& dout, Grads& grads)>;
 
+// Test-only: called after every op's backward with the op's name and its input gradients, so
+// a test can corrupt one op's gradient on purpose and check that gradient checking catches
+// it. Empty (the default): nothing is called.
+using BackwardHook = std::function<void(const char* op, Grads& grads)>;
+void set_backward_hook_for_tests(BackwardHook hook);
+
 // True when ops should record (grad mode on and some input requires a gradient).
 bool grad_enabled();
 bool any_requires_grad(std::initializer_list<Tensor> inputs);

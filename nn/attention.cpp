@@ -25,9 +25,15 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& key_mask) cons
   const int64_t h = cfg_.heads;
   const Tensor q = ops::split_heads(qkv, h, 0, 3), k = ops::split_heads(qkv, h, 1, 3),
                v = ops::split_heads(qkv, h, 2, 3);
-  const Tensor y = cfg_.kind == AttentionKind::mra ? ops::mra_attention(q, k, v, key_mask, cfg_.mra)
-                                                   : ops::softmax_attention(q, k, v, key_mask, h);
+  if (cfg_.kind == AttentionKind::exact) return out_.forward(ops::merge_heads(ops::softmax_attention(q, k, v, key_mask, h), h));
+  if (hold_selection_ && !held_selection_) held_selection_ = ops::mra_selection(q, k, v, key_mask, cfg_.mra);
+  const Tensor y = ops::mra_attention(q, k, v, key_mask, cfg_.mra, hold_selection_ ? held_selection_ : nullptr);
   return out_.forward(ops::merge_heads(y, h));
+}
+
+void MultiHeadAttention::hold_selection(bool on) {
+  hold_selection_ = on;
+  held_selection_.reset();
 }
 
 }  // namespace nn

@@ -23,10 +23,15 @@ class MultiHeadAttention : public Module {
   MultiHeadAttention(const AttentionConfig& config, engine::Rng& rng);
   // x (B, N, D), key_mask (B, N) or undefined -> (B, N, D)
   Tensor forward(const Tensor& x, const Tensor& key_mask) const;
+  // MRA-2 only: while held, the first forward's block selection is reused by later ones (finite
+  // differences perturb the inputs of a top-k that has no gradient). Releasing drops it.
+  void hold_selection(bool on);
 
  private:
   AttentionConfig cfg_;
   Linear qkv_, out_;
+  bool hold_selection_ = false;
+  mutable std::shared_ptr<const ops::BlockSelection> held_selection_;
 };
 
 }  // namespace nn

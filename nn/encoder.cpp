@@ -63,6 +63,10 @@ EncoderNet::EncoderNet(const EncoderNetConfig& c, engine::Rng& rng) : cfg_(c), f
   register_module("head", *head_);
 }
 
+void EncoderNet::hold_attention_selection(bool on) {
+  for (auto& block : blocks_) block->hold_selection(on);
+}
+
 Tensor EncoderNet::forward(const Tensor& raw_inputs, const Tensor& key_mask) {
   const int64_t N = cfg_.seq_len;
   LONGMIX_CHECK(raw_inputs.ndim() >= 2 && raw_inputs.dim(1) == N,

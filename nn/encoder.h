@@ -22,6 +22,7 @@ class EncoderBlock : public Module {
  public:
   EncoderBlock(const EncoderBlockConfig& config, engine::Rng& rng, uint64_t dropout_seed);
   Tensor forward(const Tensor& x, const Tensor& key_mask);  // (B, N, D) -> (B, N, D)
+  void hold_selection(bool on) { attention_.hold_selection(on); }
 
  private:
   LayerNorm norm_attention_, norm_ffn_;
@@ -46,6 +47,8 @@ class EncoderNet : public Module {
   EncoderNet(const EncoderNetConfig& config, engine::Rng& rng);
   // inputs int32 (B, N) or float (B, N, F); key_mask (B, N) or undefined -> (B, outputs).
   Tensor forward(const Tensor& inputs, const Tensor& key_mask = Tensor());
+  // MRA-2: reuse each layer's first block selection while on (see MultiHeadAttention).
+  void hold_attention_selection(bool on);
 
  private:
   EncoderNetConfig cfg_;

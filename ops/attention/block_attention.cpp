@@ -121,8 +121,8 @@ int64_t largest_head_pairs(const BlockSelection& sel, int64_t BH) {
 
 // The single pass for batch-heads [bh0, bh1), their dQ shares in `shares`.
 void backward_single_pass_group(const BlockAttentionProblem& p, const BlockKernels& k, int64_t bh0, int64_t bh1,
-                                const float* q, const float* key, const float* v, const float* dout, const float* pq,
-                                const float* pdo, const float* row_max, const float* inv_z, const float* delta,
+                                const float* q, const float* key, const float* v, const float* dout, const float* pk,
+                                const float* pv, const float* row_max, const float* inv_z, const float* delta,
                                 float* shares, float* dq, float* dk, float* dv) {
   const int64_t nb = p.num_blocks(), d = p.d, share = p.block * d;
   const float scale = static_cast<float>(p.scale);
@@ -134,7 +134,7 @@ void backward_single_pass_group(const BlockAttentionProblem& p, const BlockKerne
     const Block kb = block_range(p, J);
     const uint32_t keys = present_bits(p, bh, kb);
     const BlockList qs = sel.queries_of(bh, J);
-    const int64_t col0 = bh * p.N + kb.first;
+    const int64_t col0 = bh * p.N + kb.first, key_tile = (bh * nb + J) * d * kTile;
     const int rows = static_cast<int>(kb.size);
     for (int64_t n = 0; n < qs.size; ++n) {
       const Block qb = block_range(p, qs.index[n]);
@@ -144,14 +144,15 @@ void backward_single_pass_group(const BlockAttentionProblem& p, const BlockKerne
         std::memset(dq_share, 0, static_cast<size_t>(qb.size * d) * sizeof(float));
         continue;
       }
-      const int64_t tile = (bh * nb + qs.index[n]) * d * kTile;
-      k.scores(rows, d, key + col0 * d, d, pq + tile, scale, w.s);
-      k.scores(rows, d, v + col0 * d, d, pdo + tile, 1.f, w.dp);
-      k.dscores_by_col(rows, keys, static_cast<int>(qb.size), w.s, w.dp, row_max + row0, inv_z + row0,
-                       delta + row0, scale, w.p, w.ds);
-      k.accumulate(rows, static_cast<int>(qb.size), d, w.p, dout + row0 * d, d, nullptr, dv + col0 * d, d);
-      k.accumulate(rows, static_cast<int>(qb.size), d, w.ds, q + row0 * d, d, nullptr, dk + col0 * d, d);
-      k.product_transposed(static_cast<int>(qb.size), rows, d, w.ds, key + col0 * d, d, dq_share, d);
+      // Query-major tile (rows = queries): statistics per row, and the key rows' products read
+      // it transposed.
+      const int qrows = static_cast<int>(qb.size);
+      k.scores(qrows, d, q + row0 * d, d, pk + key_tile, scale, w.s);
+      k.scores(qrows, d, dout + row0 * d, d, pv + key_tile, 1.f, w.dp);
+      k.dscores_by_row(qrows, keys, w.s, w.dp, row_max + row0, inv_z + row0, delta + row0, scale, w.p, w.ds);
+      k.accumulate_transposed(rows, qrows, d, w.p, dout + row0 * d, d, dv + col0 * d, d);
+      k.accumulate_transposed(rows, qrows, d, w.ds, q + row0 * d, d, dk + col0 * d, d);
+      k.product(qrows, rows, d, w.ds, key + col0 * d, d, dq_share, d);
     }
   });
   for_each_block((bh1 - bh0) * nb, [&](int64_t item) {
@@ -176,12 +177,12 @@ void backward_single_pass(const BlockAttentionProblem& p, const BlockKernels& k,
                           const float* inv_z, const float* delta, float* dq, float* dk, float* dv) {
   const int64_t share = p.block * p.d;
   const BlockSelection& sel = *p.selection;
-  const Tensor packed_q = pack_tiles(p, q), packed_dout = pack_tiles(p, dout);
+  const Tensor packed_k = pack_tiles(p, key), packed_v = pack_tiles(p, v);
   Tensor shares_t = Tensor::empty({std::min(max_pairs, sel.count()), share});
   for (int64_t bh0 = 0; bh0 < p.BH;) {
     int64_t bh1 = bh0 + 1;
     while (bh1 < p.BH && sel.pairs_before(bh1 + 1) - sel.pairs_before(bh0) <= max_pairs) ++bh1;
-    backward_single_pass_group(p, k, bh0, bh1, q, key, v, dout, packed_q.data<float>(), packed_dout.data<float>(),
+    backward_single_pass_group(p, k, bh0, bh1, q, key, v, dout, packed_k.data<float>(), packed_v.data<float>(),
                                row_max, inv_z, delta, shares_t.data<float>(), dq, dk, dv);
     bh0 = bh1;
   }
@@ -217,7 +218,7 @@ void backward_two_passes(const BlockAttentionProblem& p, const BlockKernels& k, 
       const int64_t tile = (bh * nb + ks.index[n]) * d * kTile;
       k.scores(rows, d, q + row0 * d, d, pk + tile, scale, w.s);
       k.scores(rows, d, dout + row0 * d, d, pv + tile, 1.f, w.dp);
-      k.dscores_by_row(rows, keys, w.s, w.dp, row_max + row0, inv_z + row0, delta + row0, scale, w.ds);
+      k.dscores_by_row(rows, keys, w.s, w.dp, row_max + row0, inv_z + row0, delta + row0, scale, nullptr, w.ds);
       k.accumulate(rows, static_cast<int>(kb.size), d, w.ds, key + (bh * p.N + kb.first) * d, d, nullptr,
                    dq + row0 * d, d);
     }

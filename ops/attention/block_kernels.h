@@ -27,14 +27,19 @@ struct BlockKernels {
   // for j < d (alpha may be nullptr: 1).
   void (*accumulate)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
                      const float* alpha, float* o, int64_t ldo);
-  // o[r * ldo + j] = sum_{c < cols} p[c * kTile + r] * v[c * ldv + j]: the weights read
-  // transposed (a key-major tile applied to query rows), OVERWRITING o.
-  void (*product_transposed)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
+  // o[r * ldo + j] = sum_{c < cols} p[r * kTile + c] * v[c * ldv + j]: as accumulate, but
+  // OVERWRITING o.
+  void (*product)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
+                  int64_t ldo);
+  // o[r * ldo + j] += sum_{c < cols} p[c * kTile + r] * v[c * ldv + j]: the weights read
+  // transposed (a query-major tile applied to key rows).
+  void (*accumulate_transposed)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
                                 float* o, int64_t ldo);
   // Score gradient with statistics per row (rows = queries): P = exp(s - m[r]) * inv_z[r] on
-  // valid columns, 0 elsewhere; ds[r, c] = scale * P * (dp[r, c] - delta[r]).
+  // valid columns, 0 elsewhere; ds[r, c] = scale * P * (dp[r, c] - delta[r]); P to p unless
+  // p is nullptr.
   void (*dscores_by_row)(int rows, uint32_t valid_cols, const float* s, const float* dp, const float* m,
-                         const float* inv_z, const float* delta, float scale, float* ds);
+                         const float* inv_z, const float* delta, float scale, float* p, float* ds);
   // The same on a transposed tile (rows = keys, columns = queries, statistics per column, cols
   // of them): rows whose bit is clear in valid_rows give 0. Writes P to p as well.
   void (*dscores_by_col)(int rows, uint32_t valid_rows, int cols, const float* s, const float* dp,

@@ -95,8 +95,8 @@ void online_softmax(int rows, uint32_t valid, float* s, float* m, float* l, floa
   }
 }
 
-// Transposed: weights p[c * kTile + r] and o overwritten (product_transposed).
-template <int RR, bool Transposed = false>
+// Transposed: weights p[c * kTile + r]; Overwrite: o is not read.
+template <int RR, bool Transposed = false, bool Overwrite = false>
 inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
                             const float* alpha, float* o, int64_t ldo) {
   for (int64_t j0 = 0; j0 < d; j0 += 16) {
@@ -104,8 +104,8 @@ inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const fl
     __m256 acc[RR][2];
     for (int q = 0; q < RR; ++q) {
       float* orow = o + (r + q) * ldo + j0;
-      acc[q][0] = Transposed ? _mm256_setzero_ps() : _mm256_maskload_ps(orow, m0);
-      acc[q][1] = Transposed ? _mm256_setzero_ps() : _mm256_maskload_ps(orow + 8, m1);
+      acc[q][0] = Overwrite ? _mm256_setzero_ps() : _mm256_maskload_ps(orow, m0);
+      acc[q][1] = Overwrite ? _mm256_setzero_ps() : _mm256_maskload_ps(orow + 8, m1);
       if (alpha) {
         const __m256 a = _mm256_set1_ps(alpha[r + q]);
         acc[q][0] = _mm256_mul_ps(a, acc[q][0]);
@@ -136,23 +136,30 @@ void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, i
   for (; r < rows; ++r) accumulate_rows<1>(r, cols, d, p, v, ldv, alpha, o, ldo);
 }
 
-void product_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
-                           int64_t ldo) {
+void product(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o, int64_t ldo) {
   int r = 0;
-  for (; r + 4 <= rows; r += 4) accumulate_rows<4, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
-  for (; r < rows; ++r) accumulate_rows<1, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r + 4 <= rows; r += 4) accumulate_rows<4, false, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r < rows; ++r) accumulate_rows<1, false, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+}
+
+void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o, int64_t ldo) {
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) accumulate_rows<4, true, false>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r < rows; ++r) accumulate_rows<1, true, false>(r, cols, d, p, v, ldv, nullptr, o, ldo);
 }
 
 void dscores_by_row(int rows, uint32_t valid_cols, const float* s, const float* dp, const float* m,
-                    const float* inv_z, const float* delta, float scale, float* ds) {
+                    const float* inv_z, const float* delta, float scale, float* p, float* ds) {
   __m256 keep[4];
   for (int c = 0; c < 4; ++c) keep[c] = lane_mask(valid_cols, c);
+  const __m256 sc = _mm256_set1_ps(scale);
   for (int r = 0; r < rows; ++r) {
-    const __m256 vm = _mm256_set1_ps(m[r]), iz = _mm256_set1_ps(scale * inv_z[r]), dl = _mm256_set1_ps(delta[r]);
+    const __m256 vm = _mm256_set1_ps(m[r]), iz = _mm256_set1_ps(inv_z[r]), dl = _mm256_set1_ps(delta[r]);
     for (int c = 0; c < 4; ++c) {
       const int i = r * kTile + 8 * c;
-      const __m256 p = _mm256_and_ps(keep[c], _mm256_mul_ps(vexp<V>(_mm256_sub_ps(_mm256_loadu_ps(s + i), vm)), iz));
-      _mm256_storeu_ps(ds + i, _mm256_mul_ps(p, _mm256_sub_ps(_mm256_loadu_ps(dp + i), dl)));
+      const __m256 pv = _mm256_and_ps(keep[c], _mm256_mul_ps(vexp<V>(_mm256_sub_ps(_mm256_loadu_ps(s + i), vm)), iz));
+      if (p) _mm256_storeu_ps(p + i, pv);
+      _mm256_storeu_ps(ds + i, _mm256_mul_ps(sc, _mm256_mul_ps(pv, _mm256_sub_ps(_mm256_loadu_ps(dp + i), dl))));
     }
   }
 }
@@ -184,7 +191,7 @@ void dscores_by_col(int rows, uint32_t valid_rows, int cols, const float* s, con
 }  // namespace
 
 BlockKernels block_kernels_avx2() {
-  return {scores, online_softmax, accumulate, product_transposed, dscores_by_row, dscores_by_col, "avx2"};
+  return {scores, online_softmax, accumulate, product, accumulate_transposed, dscores_by_row, dscores_by_col, "avx2"};
 }
 
 }  // namespace ops

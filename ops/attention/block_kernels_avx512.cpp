@@ -76,8 +76,8 @@ void online_softmax(int rows, uint32_t valid, float* s, float* m, float* l, floa
   }
 }
 
-// Transposed: weights p[c * kTile + r] and o overwritten (product_transposed).
-template <int RR, bool Transposed = false>
+// Transposed: weights p[c * kTile + r]; Overwrite: o is not read.
+template <int RR, bool Transposed = false, bool Overwrite = false>
 inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
                             const float* alpha, float* o, int64_t ldo) {
   for (int64_t j0 = 0; j0 < d; j0 += 32) {
@@ -85,8 +85,8 @@ inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const fl
     __m512 acc[RR][2];
     for (int q = 0; q < RR; ++q) {
       float* orow = o + (r + q) * ldo + j0;
-      acc[q][0] = Transposed ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, orow);
-      acc[q][1] = Transposed ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, orow + 16);
+      acc[q][0] = Overwrite ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, orow);
+      acc[q][1] = Overwrite ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, orow + 16);
       if (alpha) {
         const __m512 a = _mm512_set1_ps(alpha[r + q]);
         acc[q][0] = _mm512_mul_ps(a, acc[q][0]);
@@ -119,24 +119,35 @@ void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, i
   for (; r < rows; ++r) accumulate_rows<1>(r, cols, d, p, v, ldv, alpha, o, ldo);
 }
 
-void product_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
-                           int64_t ldo) {
+void product(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o, int64_t ldo) {
   int r = 0;
-  for (; r + 8 <= rows; r += 8) accumulate_rows<8, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
-  for (; r + 4 <= rows; r += 4) accumulate_rows<4, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
-  for (; r < rows; ++r) accumulate_rows<1, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r + 8 <= rows; r += 8) accumulate_rows<8, false, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r + 4 <= rows; r += 4) accumulate_rows<4, false, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r < rows; ++r) accumulate_rows<1, false, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+}
+
+void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o, int64_t ldo) {
+  int r = 0;
+  for (; r + 8 <= rows; r += 8) accumulate_rows<8, true, false>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r + 4 <= rows; r += 4) accumulate_rows<4, true, false>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r < rows; ++r) accumulate_rows<1, true, false>(r, cols, d, p, v, ldv, nullptr, o, ldo);
 }
 
 void dscores_by_row(int rows, uint32_t valid_cols, const float* s, const float* dp, const float* m,
-                    const float* inv_z, const float* delta, float scale, float* ds) {
+                    const float* inv_z, const float* delta, float scale, float* p, float* ds) {
   const __mmask16 k0 = low_half(valid_cols), k1 = high_half(valid_cols);
+  const __m512 sc = _mm512_set1_ps(scale);
   for (int r = 0; r < rows; ++r) {
     const int i = r * kTile;
-    const __m512 vm = _mm512_set1_ps(m[r]), iz = _mm512_set1_ps(scale * inv_z[r]), dl = _mm512_set1_ps(delta[r]);
+    const __m512 vm = _mm512_set1_ps(m[r]), iz = _mm512_set1_ps(inv_z[r]), dl = _mm512_set1_ps(delta[r]);
     const __m512 p0 = _mm512_maskz_mul_ps(k0, vexp<V>(_mm512_sub_ps(_mm512_loadu_ps(s + i), vm)), iz);
     const __m512 p1 = _mm512_maskz_mul_ps(k1, vexp<V>(_mm512_sub_ps(_mm512_loadu_ps(s + i + 16), vm)), iz);
-    _mm512_storeu_ps(ds + i, _mm512_mul_ps(p0, _mm512_sub_ps(_mm512_loadu_ps(dp + i), dl)));
-    _mm512_storeu_ps(ds + i + 16, _mm512_mul_ps(p1, _mm512_sub_ps(_mm512_loadu_ps(dp + i + 16), dl)));
+    if (p) {
+      _mm512_storeu_ps(p + i, p0);
+      _mm512_storeu_ps(p + i + 16, p1);
+    }
+    _mm512_storeu_ps(ds + i, _mm512_mul_ps(sc, _mm512_mul_ps(p0, _mm512_sub_ps(_mm512_loadu_ps(dp + i), dl))));
+    _mm512_storeu_ps(ds + i + 16, _mm512_mul_ps(sc, _mm512_mul_ps(p1, _mm512_sub_ps(_mm512_loadu_ps(dp + i + 16), dl))));
   }
 }
 
@@ -164,7 +175,7 @@ void dscores_by_col(int rows, uint32_t valid_rows, int cols, const float* s, con
 }  // namespace
 
 BlockKernels block_kernels_avx512() {
-  return {scores, online_softmax, accumulate, product_transposed, dscores_by_row, dscores_by_col, "avx512"};
+  return {scores, online_softmax, accumulate, product, accumulate_transposed, dscores_by_row, dscores_by_col, "avx512"};
 }
 
 }  // namespace ops

@@ -53,23 +53,33 @@ void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, i
     }
 }
 
-void product_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
-                        int64_t ldo) {
+void product(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o, int64_t ldo) {
   for (int r = 0; r < rows; ++r)
     for (int64_t j = 0; j < d; ++j) {
       float acc = 0.f;
+      for (int c = 0; c < cols; ++c) acc += p[r * kTile + c] * v[c * ldv + j];
+      o[r * ldo + j] = acc;
+    }
+}
+
+void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
+                           int64_t ldo) {
+  for (int r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < d; ++j) {
+      float acc = o[r * ldo + j];
       for (int c = 0; c < cols; ++c) acc += p[c * kTile + r] * v[c * ldv + j];
       o[r * ldo + j] = acc;
     }
 }
 
 void dscores_by_row(int rows, uint32_t valid_cols, const float* s, const float* dp, const float* m,
-                    const float* inv_z, const float* delta, float scale, float* ds) {
+                    const float* inv_z, const float* delta, float scale, float* p, float* ds) {
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < kTile; ++c) {
       const int i = r * kTile + c;
-      const float p = bit(valid_cols, c) ? std::exp(s[i] - m[r]) * inv_z[r] : 0.f;
-      ds[i] = scale * p * (dp[i] - delta[r]);
+      const float prob = bit(valid_cols, c) ? std::exp(s[i] - m[r]) * inv_z[r] : 0.f;
+      if (p) p[i] = prob;
+      ds[i] = scale * prob * (dp[i] - delta[r]);
     }
 }
 
@@ -87,7 +97,7 @@ void dscores_by_col(int rows, uint32_t valid_rows, int cols, const float* s, con
 }  // namespace
 
 BlockKernels block_kernels_ref() {
-  return {scores, online_softmax, accumulate, product_transposed, dscores_by_row, dscores_by_col, "ref"};
+  return {scores, online_softmax, accumulate, product, accumulate_transposed, dscores_by_row, dscores_by_col, "ref"};
 }
 
 }  // namespace ops

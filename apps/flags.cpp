@@ -117,6 +117,13 @@ bool Flags::get_bool(const std::string& n) const {
 }
 bool Flags::has(const std::string& n) const { return flags_.count(n) != 0; }
 
+std::vector<std::string> Flags::names_set() const {
+  std::vector<std::string> out;
+  for (const std::string& name : order_)
+    if (flags_.at(name).set) out.push_back(name);
+  return out;
+}
+
 bool Flags::was_set(const std::string& n) const {
   auto it = flags_.find(n);
   return it != flags_.end() && it->second.set;

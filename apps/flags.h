@@ -30,6 +30,7 @@ class Flags {
   bool get_bool(const std::string& name) const;
   bool was_set(const std::string& name) const;  // given on the command line
   bool has(const std::string& name) const;      // declared
+  std::vector<std::string> names_set() const;   // the flags given (or set) so far, in declaration order
   bool help_requested() const { return help_; }
 
   std::string help_text() const;

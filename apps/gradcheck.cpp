@@ -6,6 +6,7 @@
 
 #include "apps/models.h"
 #include "apps/presets.h"
+#include "apps/run_checkpoint.h"
 #include "apps/tasks/registry.h"
 #include "engine/check.h"
 #include "engine/rng.h"
@@ -42,11 +43,18 @@ void add_gradcheck_flags(Flags& f) {
   f.add_double("rtol", 0, "relative tolerance (0: 1e-3 in float64, 1e-2 in float32)");
   f.add_int("seed", 0, "seed for the batch, the initialization and the sampled coordinates");
   f.add_int("threads", 0, "threads (0: OMP_NUM_THREADS or all cores)");
+  f.add_string("checkpoint", "", "check at a trained model's parameters: a checkpoint-*.safetensors of `train --save-every` (its configuration fills the model and task flags not given)");
 }
 
 GradcheckRun run_gradcheck(Flags f) {
   const bool user_batch = f.was_set("batch");
-  const std::string preset = apply_presets(f);
+  const std::string checkpoint_path = f.get_string("checkpoint");
+  RunCheckpoint checkpoint;
+  if (!checkpoint_path.empty()) {
+    checkpoint = read_run_checkpoint(checkpoint_path);
+    apply_checkpoint_config(checkpoint, f);
+  }
+  const std::string preset = checkpoint_path.empty() ? apply_presets(f) : "";
   if (!user_batch) f.set("batch", "2");  // presets carry the training batch; a check wants a small one
   const int64_t batch = f.get_int("batch"), samples = f.get_int("samples");
   LONGMIX_CHECK(batch >= 1, "--batch must be >= 1, got " << batch);
@@ -69,6 +77,7 @@ GradcheckRun run_gradcheck(Flags f) {
   engine::Rng init_rng(engine::splitmix64(static_cast<uint64_t>(f.get_int("seed")) + 17));
   const std::unique_ptr<Model> model = make_model(f, *task, init_rng);
   nn::Module& module = model->module();
+  if (!checkpoint_path.empty()) restore_run_checkpoint(checkpoint, module, nullptr);
   module.eval();
   module.to(dtype);
   Batch b = task->batch(Split::train, 0, batch);
@@ -89,6 +98,8 @@ GradcheckRun run_gradcheck(Flags f) {
 
   std::ostringstream out;
   if (!preset.empty()) out << preset << "\n";
+  if (!checkpoint_path.empty())
+    out << "parameters from " << checkpoint_path << " (step " << checkpoint.step << ")\n";
   out << "gradcheck: model " << f.get_string("model") << " (" << module.num_parameters() << " parameters), task "
       << task->name() << ", batch " << batch << ", " << dtype_name << ", eps " << options.eps << ", atol "
       << options.atol << ", rtol " << options.rtol << ", up to " << samples << " coordinates per tensor\n";

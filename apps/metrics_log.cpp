@@ -7,7 +7,8 @@
 
 namespace apps {
 
-MetricsLog::MetricsLog(const std::string& path) : out_(path, std::ios::trunc), path_(path) {
+MetricsLog::MetricsLog(const std::string& path, bool append)
+    : out_(path, append ? std::ios::app : std::ios::trunc), path_(path) {
   LONGMIX_CHECK(out_.good(), "cannot write metrics file " << path);
 }
 

@@ -10,8 +10,9 @@ namespace apps {
 
 class MetricsLog {
  public:
-  // Creates (truncates) path; throws engine::Error when it cannot be written.
-  explicit MetricsLog(const std::string& path);
+  // Creates (truncates) path, or appends to it (a resumed run); throws engine::Error when it
+  // cannot be written.
+  explicit MetricsLog(const std::string& path, bool append = false);
   void write(const std::string& split, int64_t step,
              const std::vector<std::pair<std::string, double>>& values);
 

@@ -12,6 +12,7 @@
 #include "apps/metrics_log.h"
 #include "apps/models.h"
 #include "apps/presets.h"
+#include "apps/run_checkpoint.h"
 #include "apps/tasks/registry.h"
 #include "engine/check.h"
 #include "engine/cpu.h"
@@ -160,13 +161,52 @@ void add_train_flags(Flags& f) {
   f.add_int("eval-every", 500, "evaluate on the validation split every this many steps (0: only at the end)");
   f.add_int("eval-batch", 256, "batch size for evaluation");
   f.add_int("log-every", 100, "print and record training metrics every this many steps");
+  f.add_int("save-every", 0, "write a checkpoint into the run directory every this many steps and at the end (0: never)");
+  f.add_int("keep-checkpoints", 3, "how many of the newest checkpoints to keep");
+  f.add_string("resume", "", "continue the run in this directory from its newest checkpoint (with --steps: up to that many in all)");
 }
 
+namespace {
+
+// Flags a resumed run may change: how long it goes on and how it reports, never what it computes.
+bool changeable_on_resume(const std::string& name) {
+  for (const char* n : {"steps", "threads", "log-every", "eval-every", "eval-batch", "save-every", "keep-checkpoints"})
+    if (name == n) return true;
+  return false;
+}
+
+// --resume DIR: the run's own configuration comes back from its newest checkpoint; only the
+// flags of changeable_on_resume may be given again.
+RunCheckpoint resume_configuration(Flags& f) {
+  const std::string dir = f.get_string("resume");
+  const std::string path = latest_run_checkpoint(dir);
+  LONGMIX_CHECK(!path.empty(), "--resume " << dir << ": no checkpoint-*.safetensors there (was it run with --save-every?)");
+  RunCheckpoint c = read_run_checkpoint(path);
+  for (const std::string& name : f.names_set())
+    LONGMIX_CHECK(name == "resume" || changeable_on_resume(name),
+                  "--resume takes the run's configuration from its checkpoint; --"
+                      << name << " cannot change (--steps, --threads and the logging, evaluation and checkpoint"
+                                 " intervals can)");
+  apply_checkpoint_config(c, f);
+  f.set("out", dir);
+  return c;
+}
+
+}  // namespace
+
 TrainResult train(Flags f, bool quiet) {
-  const std::string preset = apply_presets(f);
+  const bool resuming = !f.get_string("resume").empty();
+  const RunCheckpoint checkpoint = resuming ? resume_configuration(f) : RunCheckpoint{};
+  const std::string preset = resuming ? "" : apply_presets(f);
   const int64_t steps = f.get_int("steps"), batch = f.get_int("batch");
   const int64_t eval_every = f.get_int("eval-every"), eval_batch = f.get_int("eval-batch");
   const int64_t log_every = f.get_int("log-every");
+  const int64_t save_every = f.get_int("save-every"), keep = f.get_int("keep-checkpoints");
+  LONGMIX_CHECK(save_every >= 0, "--save-every must be >= 0, got " << save_every);
+  LONGMIX_CHECK(keep >= 1, "--keep-checkpoints must be >= 1, got " << keep);
+  LONGMIX_CHECK(!resuming || steps >= checkpoint.step,
+                "--steps " << steps << " is fewer than the " << checkpoint.step << " steps " << checkpoint.path
+                           << " has already taken");
   const double clip = f.get_double("clip");
   LONGMIX_CHECK(steps >= 1, "--steps must be >= 1, got " << steps);
   LONGMIX_CHECK(batch >= 1, "--batch must be >= 1, got " << batch);
@@ -195,9 +235,11 @@ TrainResult train(Flags f, bool quiet) {
     config << f.resolved_json() << "\n";
     LONGMIX_CHECK(config.good(), "cannot write " << out_dir << "/config.json");
   }
-  MetricsLog log(out_dir + "/metrics.jsonl");
+  if (resuming) restore_run_checkpoint(checkpoint, module, optimizer.get());
+  MetricsLog log(out_dir + "/metrics.jsonl", resuming);
   Progress progress(quiet, steps);
   if (!preset.empty()) progress.message(preset);
+  if (resuming) progress.message("resuming from " + checkpoint.path + " at step " + std::to_string(checkpoint.step));
   progress.message("longmix train: model " + f.get_string("model") + " (" +
                    std::to_string(module.num_parameters()) + " parameters), task " + task->name() +
                    ", " + std::to_string(engine::num_threads()) + " threads, kernels " +
@@ -209,7 +251,7 @@ TrainResult train(Flags f, bool quiet) {
   int64_t window_correct = 0, window_steps = 0;
   Clock::time_point window_start = start;
   module.train();
-  for (int64_t step = 1; step <= steps; ++step) {
+  for (int64_t step = checkpoint.step + 1; step <= steps; ++step) {
     const Batch b = task->batch(Split::train, (step - 1) * batch, batch);
     const double lr = schedule.lr(step - 1);
     module.zero_grad();
@@ -236,11 +278,13 @@ TrainResult train(Flags f, bool quiet) {
       if (clip > 0) values.emplace_back("grad_norm", grad_norm);
       log.write("train", step, values);
       progress.update(step, mean_loss, acc, lr, seq_per_s,
-                      elapsed / static_cast<double>(step) * static_cast<double>(steps - step));
+                      elapsed / static_cast<double>(step - checkpoint.step) * static_cast<double>(steps - step));
       window_loss = 0;
       window_correct = window_steps = 0;
       window_start = Clock::now();
     }
+    if (save_every > 0 && (step % save_every == 0 || step == steps))
+      save_run_checkpoint(out_dir, step, module, *optimizer, f, keep);
     if (eval_every > 0 && step % eval_every == 0 && step != steps) {
       const EvalResult v = evaluate(*model, *task, Split::val, eval_batch);
       log.write("val", step, {{"loss", v.loss}, {"accuracy", v.accuracy}});

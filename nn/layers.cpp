@@ -39,6 +39,7 @@ Tensor Embedding::forward(const Tensor& ids) const { return ops::embedding(weigh
 
 Dropout::Dropout(double p, uint64_t seed) : p_(p), rng_(seed) {
   LONGMIX_CHECK(p >= 0 && p < 1, "Dropout: probability must be in [0, 1), got " << p);
+  register_rng("rng", rng_);
 }
 
 Tensor Dropout::forward(const Tensor& x, uint64_t seed) const {

@@ -18,6 +18,15 @@ void Module::register_module(const std::string& name, Module& child) {
   children_.emplace_back(name, &child);
 }
 
+void Module::register_rng(const std::string& name, engine::Rng& rng) { rngs_.emplace_back(name, &rng); }
+
+std::vector<std::pair<std::string, engine::Rng*>> Module::named_rngs() const {
+  std::vector<std::pair<std::string, engine::Rng*>> out(rngs_.begin(), rngs_.end());
+  for (const auto& [name, child] : children_)
+    for (const auto& [n, r] : child->named_rngs()) out.emplace_back(name + "." + n, r);
+  return out;
+}
+
 void Module::collect(const std::string& prefix,
                      std::vector<std::pair<std::string, Tensor>>& out) const {
   for (const auto& [name, t] : parameters_) out.emplace_back(prefix + name, t);

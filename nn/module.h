@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/rng.h"
 #include "engine/tensor.h"
 
 namespace nn {
@@ -22,6 +23,9 @@ class Module {
   std::vector<Tensor> parameters() const;
   int64_t num_parameters() const;  // total element count
   void zero_grad();
+  // Random generators whose state is training state (dropout masks), by dotted name: a
+  // checkpoint saves them so that a resumed run draws what the uninterrupted one would.
+  std::vector<std::pair<std::string, engine::Rng*>> named_rngs() const;
 
   // Training mode switches dropout on; eval mode makes it the identity.
   void train(bool on = true);
@@ -35,11 +39,13 @@ class Module {
   // The parameter handle is shared with the caller's member, so updates are seen by both.
   void register_parameter(const std::string& name, Tensor& parameter);
   void register_module(const std::string& name, Module& child);
+  void register_rng(const std::string& name, engine::Rng& rng);
 
  private:
   void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
   std::vector<std::pair<std::string, Tensor>> parameters_;
   std::vector<std::pair<std::string, Module*>> children_;
+  std::vector<std::pair<std::string, engine::Rng*>> rngs_;
   bool training_ = true;
 };
 

@@ -1,0 +1,149 @@
+#include "apps/run_checkpoint.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "engine/check.h"
+#include "nn/json.h"
+
+namespace apps {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kFormat = "longmix-run-checkpoint-1";
+constexpr const char* kPrefix = "checkpoint-";
+constexpr const char* kSuffix = ".safetensors";
+
+std::string rng_text(const engine::Rng& rng) {
+  std::string out;
+  for (uint64_t w : rng.state()) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%016" PRIx64, w);
+    out += (out.empty() ? "" : ",") + std::string(buf);
+  }
+  return out;
+}
+
+std::array<uint64_t, 4> rng_from_text(const std::string& text, const std::string& what) {
+  std::array<uint64_t, 4> s{};
+  unsigned long long w[4];
+  char tail;
+  LONGMIX_CHECK(std::sscanf(text.c_str(), "%llx,%llx,%llx,%llx%c", &w[0], &w[1], &w[2], &w[3], &tail) == 4,
+                what << ": bad generator state '" << text << "'");
+  for (int i = 0; i < 4; ++i) s[static_cast<size_t>(i)] = w[i];
+  return s;
+}
+
+// Checkpoint steps in dir, ascending.
+std::vector<std::pair<int64_t, std::string>> checkpoints_in(const std::string& dir) {
+  std::vector<std::pair<int64_t, std::string>> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kPrefix, 0) != 0 || name.size() <= std::string(kPrefix).size() + std::string(kSuffix).size() ||
+        name.substr(name.size() - std::string(kSuffix).size()) != kSuffix)
+      continue;
+    const std::string digits =
+        name.substr(std::string(kPrefix).size(), name.size() - std::string(kPrefix).size() - std::string(kSuffix).size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    found.emplace_back(std::stoll(digits), entry.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+void copy_into(const engine::Tensor& src, engine::Tensor& dst, const std::string& what) {
+  LONGMIX_CHECK(src.shape() == dst.shape() && src.dtype() == dst.dtype(),
+                what << " is " << src.shape() << " " << engine::dtype_name(src.dtype()) << " in the checkpoint but "
+                     << dst.shape() << " " << engine::dtype_name(dst.dtype())
+                     << " in the model (a checkpoint of another model?)");
+  dst.copy_from(src);
+}
+
+}  // namespace
+
+std::string save_run_checkpoint(const std::string& dir, int64_t step, const nn::Module& model,
+                                const nn::Optimizer& optimizer, const Flags& flags, int64_t keep) {
+  nn::SafetensorsFile file;
+  for (const auto& [name, t] : model.named_parameters()) file.tensors.emplace_back("model." + name, t);
+  for (const auto& [name, t] : optimizer.state()) file.tensors.emplace_back("optim." + name, t);
+  file.metadata["format"] = kFormat;
+  file.metadata["step"] = std::to_string(step);
+  file.metadata["optimizer_steps"] = std::to_string(optimizer.steps_taken());
+  file.metadata["config"] = flags.resolved_json();
+  for (const auto& [name, rng] : model.named_rngs()) file.metadata["rng." + name] = rng_text(*rng);
+  char name[64];
+  std::snprintf(name, sizeof name, "%s%08lld%s", kPrefix, static_cast<long long>(step), kSuffix);
+  const std::string path = (fs::path(dir) / name).string();
+  nn::write_safetensors(path, file);
+  const auto all = checkpoints_in(dir);
+  for (size_t i = 0; i + static_cast<size_t>(std::max<int64_t>(keep, 1)) < all.size(); ++i) {
+    std::error_code ec;
+    fs::remove(all[i].second, ec);
+  }
+  return path;
+}
+
+std::string latest_run_checkpoint(const std::string& dir) {
+  const auto all = checkpoints_in(dir);
+  return all.empty() ? "" : all.back().second;
+}
+
+RunCheckpoint read_run_checkpoint(const std::string& path) {
+  RunCheckpoint c;
+  c.path = path;
+  c.file = nn::read_safetensors(path);
+  const auto& m = c.file.metadata;
+  auto meta = [&](const char* key) -> const std::string& {
+    auto it = m.find(key);
+    LONGMIX_CHECK(it != m.end(), path << ": not a longmix training checkpoint (no '" << key << "' in its metadata)");
+    return it->second;
+  };
+  LONGMIX_CHECK(meta("format") == kFormat,
+                path << ": checkpoint format '" << meta("format") << "', expected '" << kFormat << "'");
+  const std::string& step = meta("step");
+  LONGMIX_CHECK(!step.empty() && step.find_first_not_of("0123456789") == std::string::npos,
+                path << ": bad step '" << step << "'");
+  c.step = std::stoll(step);
+  c.config_json = meta("config");
+  const std::string& opt_steps = meta("optimizer_steps");
+  LONGMIX_CHECK(!opt_steps.empty() && opt_steps.find_first_not_of("0123456789") == std::string::npos,
+                path << ": bad optimizer_steps '" << opt_steps << "'");
+  return c;
+}
+
+void restore_run_checkpoint(const RunCheckpoint& c, nn::Module& model, nn::Optimizer* optimizer) {
+  std::set<std::string> used;
+  auto take = [&](const std::string& name) -> const engine::Tensor& {
+    const engine::Tensor* t = c.file.find(name);
+    LONGMIX_CHECK(t, c.path << ": has no tensor '" << name << "' (a checkpoint of another model?)");
+    used.insert(name);
+    return *t;
+  };
+  for (auto& [name, t] : model.named_parameters()) copy_into(take("model." + name), t, c.path + ": model." + name);
+  if (optimizer)
+    for (auto& [name, t] : optimizer->state()) copy_into(take("optim." + name), t, c.path + ": optim." + name);
+  for (const auto& [name, t] : c.file.tensors)
+    LONGMIX_CHECK(used.count(name) || (!optimizer && name.rfind("optim.", 0) == 0),
+                  c.path << ": tensor '" << name << "' belongs to no part of this model (a checkpoint of another model?)");
+  for (auto& [name, rng] : model.named_rngs()) {
+    auto it = c.file.metadata.find("rng." + name);
+    LONGMIX_CHECK(it != c.file.metadata.end(), c.path << ": no state for generator " << name);
+    rng->set_state(rng_from_text(it->second, c.path + ": rng." + name));
+  }
+  if (optimizer) optimizer->set_steps_taken(std::stoll(c.file.metadata.at("optimizer_steps")));
+}
+
+void apply_checkpoint_config(const RunCheckpoint& c, Flags& flags) {
+  const nn::JsonValue config = nn::parse_json(c.config_json, c.path + " config");
+  LONGMIX_CHECK(config.kind == nn::JsonValue::Kind::object, c.path << ": its config is not a JSON object");
+  for (const auto& [name, value] : config.members)
+    if (flags.has(name) && !flags.was_set(name))
+      flags.set(name, value.kind == nn::JsonValue::Kind::boolean ? (value.boolean ? "true" : "false") : value.text);
+}
+
+}  // namespace apps

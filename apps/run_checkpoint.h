@@ -1,0 +1,43 @@
+// Training checkpoints: everything a run needs to continue bitwise where it stopped, in the
+// safetensors layout (nn/safetensors.h). Tensors: the parameters ("model.NAME") and the
+// optimizer state ("optim.NAME"). Metadata: the format tag, the step (the data position is a
+// function of it), the optimizer's step count, every dropout generator's state and the
+// resolved flags ("config"). Files are DIR/checkpoint-<step>.safetensors; the newest `keep`
+// are kept.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "apps/flags.h"
+#include "nn/module.h"
+#include "nn/optim.h"
+#include "nn/safetensors.h"
+
+namespace apps {
+
+// Writes the checkpoint of `step` (temporary file + rename) and prunes older ones; returns its path.
+std::string save_run_checkpoint(const std::string& dir, int64_t step, const nn::Module& model,
+                                const nn::Optimizer& optimizer, const Flags& flags, int64_t keep);
+
+// The newest checkpoint in dir, or "" when there is none.
+std::string latest_run_checkpoint(const std::string& dir);
+
+struct RunCheckpoint {
+  std::string path;
+  nn::SafetensorsFile file;
+  int64_t step = 0;
+  std::string config_json;  // the resolved flags of the run that wrote it
+};
+
+// Reads and validates the format; a truncated or corrupt file is refused by name.
+RunCheckpoint read_run_checkpoint(const std::string& path);
+
+// Copies parameters, generator states and (unless optimizer is nullptr) optimizer state into a
+// model built from the same configuration; a checkpoint of another model (missing, extra or
+// reshaped tensors) is refused.
+void restore_run_checkpoint(const RunCheckpoint& checkpoint, nn::Module& model, nn::Optimizer* optimizer);
+
+// Sets every flag `flags` declares and the user did not give from the checkpoint's config.
+void apply_checkpoint_config(const RunCheckpoint& checkpoint, Flags& flags);
+
+}  // namespace apps

@@ -1,0 +1,178 @@
+// Checkpoints: the safetensors layout, refusal of truncated and corrupt files, bitwise resume,
+// pruning, and refusal of another model's checkpoint.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "apps/flags.h"
+#include "apps/gradcheck.h"
+#include "apps/run_checkpoint.h"
+#include "apps/train.h"
+#include "nn/json.h"
+#include "nn/safetensors.h"
+#include "tests/test_util.h"
+
+using engine::DType;
+using engine::Tensor;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string temp_dir(const std::string& name) {
+  const auto dir = fs::temp_directory_path() / ("longmix_test_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const engine::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+nn::SafetensorsFile sample_file() {
+  engine::Rng rng(1);
+  nn::SafetensorsFile f;
+  f.tensors.emplace_back("a", Tensor::randn({3, 5}, rng));
+  f.tensors.emplace_back("b.c", Tensor::randn({7}, rng, DType::f64));
+  f.tensors.emplace_back("ids", Tensor::from_data({2, 2}, std::vector<int32_t>{1, -2, 3, 4}));
+  f.metadata["step"] = "12";
+  f.metadata["note"] = "quote \" and backslash \\";
+  return f;
+}
+
+TEST(Safetensors, RoundTripAndLayout) {
+  const std::string path = temp_dir("st") + "/x.safetensors";
+  const nn::SafetensorsFile f = sample_file();
+  nn::write_safetensors(path, f);
+  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  const nn::SafetensorsFile g = nn::read_safetensors(path);
+  ASSERT_EQ(g.tensors.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(g.tensors[i].first, f.tensors[i].first);
+    EXPECT_TRUE(testing_util::bitwise_equal(g.tensors[i].second, f.tensors[i].second));
+  }
+  EXPECT_EQ(g.metadata, f.metadata);
+  // The layout itself: 8-byte little-endian length, JSON header, then the data in order.
+  const std::string bytes = read_bytes(path);
+  uint64_t len = 0;
+  for (int i = 0; i < 8; ++i) len |= uint64_t(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  const nn::JsonValue header = nn::parse_json(bytes.substr(8, len), "header");
+  EXPECT_EQ(header.find("a")->find("dtype")->text, "F32");
+  EXPECT_EQ(header.find("b.c")->find("data_offsets")->items[0].as_int("offset"), 60);
+  EXPECT_EQ(bytes.size(), 8 + len + 60 + 56 + 16);
+}
+
+TEST(Safetensors, TruncatedAndCorruptFilesAreRefused) {
+  const std::string dir = temp_dir("st_bad");
+  const std::string good = dir + "/good.safetensors", bad = dir + "/bad.safetensors";
+  nn::write_safetensors(good, sample_file());
+  const std::string bytes = read_bytes(good);
+  for (size_t cut : {size_t{0}, size_t{5}, size_t{8}, size_t{40}, bytes.size() - 1}) {
+    write_bytes(bad, bytes.substr(0, cut));
+    const std::string e = error_of([&] { nn::read_safetensors(bad); });
+    EXPECT_NE(e.find("truncated"), std::string::npos) << "cut at " << cut << ": " << e;
+  }
+  std::string corrupt = bytes;
+  corrupt[9] = '[';  // the header is no longer a JSON object
+  write_bytes(bad, corrupt);
+  EXPECT_NE(error_of([&] { nn::read_safetensors(bad); }).find(bad), std::string::npos);
+  std::string extra = bytes + "xx";
+  write_bytes(bad, extra);
+  EXPECT_NE(error_of([&] { nn::read_safetensors(bad); }).find("after the last tensor"), std::string::npos);
+  std::string dtype = bytes;
+  dtype.replace(dtype.find("F32"), 3, "F16");
+  write_bytes(bad, dtype);
+  EXPECT_NE(error_of([&] { nn::read_safetensors(bad); }).find("unsupported dtype 'F16'"), std::string::npos);
+  EXPECT_NE(error_of([&] { nn::read_safetensors(dir + "/missing.safetensors"); }).find("cannot open"),
+            std::string::npos);
+}
+
+apps::Flags train_flags(std::initializer_list<std::pair<const char*, std::string>> overrides) {
+  apps::Flags f;
+  apps::add_train_flags(f);
+  for (const auto& [k, v] : overrides) f.set(k, v);
+  return f;
+}
+
+// 40 steps in one go give bitwise the same losses as 20 + resume + 20: parameters, Adam state,
+// the dropout generators and the data position all come back.
+void resume_is_bitwise(const char* model, const char* task) {
+  const std::string one = temp_dir(std::string("resume_one_") + model), two = temp_dir(std::string("resume_two_") + model);
+  auto flags = [&](const std::string& out, int steps) {
+    return train_flags({{"model", model}, {"task", task}, {"seq-len", "40"}, {"dropout", "0.1"},
+                        {"dim", "16"}, {"hidden", "16"}, {"block", "8"}, {"batch", "8"},
+                        {"steps", std::to_string(steps)}, {"schedule", "constant"}, {"warmup", "0"},
+                        {"eval-every", "0"}, {"save-every", "10"}, {"out", out}});
+  };
+  const auto whole = apps::train(flags(one, 40), true);
+  const auto first = apps::train(flags(two, 20), true);
+  const auto rest = apps::train(train_flags({{"resume", two}, {"steps", "40"}}), true);
+  std::vector<double> joined = first.train_losses;
+  joined.insert(joined.end(), rest.train_losses.begin(), rest.train_losses.end());
+  EXPECT_EQ(joined, whole.train_losses) << model;
+  EXPECT_EQ(rest.test.loss, whole.test.loss) << model;
+}
+
+TEST(RunCheckpoint, ResumeIsBitwiseParamixer) { resume_is_bitwise("paramixer", "adding"); }
+TEST(RunCheckpoint, ResumeIsBitwiseMra) { resume_is_bitwise("mra", "order"); }
+
+TEST(RunCheckpoint, KeepsTheNewestAndRefusesOtherModelsAndBadResumes) {
+  const std::string dir = temp_dir("keep");
+  apps::train(train_flags({{"model", "paramixer"}, {"task", "adding"}, {"seq-len", "16"}, {"steps", "25"},
+                           {"batch", "4"}, {"save-every", "5"}, {"keep-checkpoints", "2"}, {"eval-every", "0"},
+                           {"out", dir}}),
+              true);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"checkpoint-00000020.safetensors", "checkpoint-00000025.safetensors",
+                                             "config.json", "metrics.jsonl"}));
+  const std::string latest = apps::latest_run_checkpoint(dir);
+  // Another model's shapes: refused by the gradient checker loading it with a different width.
+  apps::Flags g;
+  apps::add_gradcheck_flags(g);
+  g.set("checkpoint", latest);
+  g.set("dim", "8");
+  EXPECT_NE(error_of([&] { apps::run_gradcheck(g); }).find("another model"), std::string::npos);
+  // Configuration that a resume cannot change, fewer steps than taken, a directory without checkpoints.
+  EXPECT_NE(error_of([&] { apps::train(train_flags({{"resume", dir}, {"lr", "0.5"}}), true); }).find("--lr cannot change"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { apps::train(train_flags({{"resume", dir}, {"steps", "10"}}), true); }).find("fewer than"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { apps::train(train_flags({{"resume", temp_dir("empty")}}), true); }).find("no checkpoint"),
+            std::string::npos);
+  // A truncated checkpoint is refused by name and nothing else is touched.
+  const std::string bytes = read_bytes(latest);
+  write_bytes(latest, bytes.substr(0, bytes.size() / 2));
+  EXPECT_NE(error_of([&] { apps::train(train_flags({{"resume", dir}, {"steps", "30"}}), true); }).find("truncated"),
+            std::string::npos);
+  EXPECT_TRUE(fs::exists(dir + "/checkpoint-00000020.safetensors"));
+}
+
+TEST(Json, ParsesWhatLongmixWritesAndNamesErrors) {
+  const nn::JsonValue v = nn::parse_json(R"({"a": [1, -2.5e3, true, null], "s": "x\"\\\u0041"})", "t");
+  EXPECT_EQ(v.find("a")->items[1].text, "-2.5e3");
+  EXPECT_TRUE(v.find("a")->items[2].boolean);
+  EXPECT_EQ(v.find("s")->text, "x\"\\A");
+  EXPECT_EQ(nn::parse_json(nn::json_quote("q\"\n"), "t").text, "q\"\n");
+  EXPECT_NE(error_of([] { nn::parse_json("{\"a\": }", "cfg"); }).find("cfg: malformed JSON at byte"), std::string::npos);
+  EXPECT_THROW(nn::parse_json("[1, 2", "t"), engine::Error);
+  EXPECT_THROW(nn::parse_json("\"open", "t"), engine::Error);
+}
+
+}  // namespace

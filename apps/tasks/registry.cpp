@@ -1,5 +1,6 @@
 #include "apps/tasks/registry.h"
 
+#include "apps/tasks/fashion_mnist.h"
 #include "apps/tasks/synthetic.h"
 #include "apps/tasks/teacher.h"
 #include "engine/check.h"
@@ -7,8 +8,9 @@
 namespace apps {
 
 void add_task_flags(Flags& flags) {
-  flags.add_string("task", "teacher", "task: teacher (generated MLP problem), adding, order");
-  flags.add_int("seq-len", 1024, "sequence length N (adding, order)");
+  flags.add_string("task", "teacher", "task: teacher (generated MLP problem), adding, order, fashion-mnist");
+  flags.add_int("seq-len", 1024, "sequence length N (adding, order; fashion-mnist: 784, or 1024 padded to 32 x 32)");
+  flags.add_string("data-dir", "/usr/share/datasets/fashion-mnist", "fashion-mnist: the directory of the gzip IDX files");
   flags.add_int("features", 16, "teacher task: input features");
   flags.add_int("classes", 4, "teacher task: classes");
 }
@@ -33,7 +35,14 @@ std::unique_ptr<Task> make_task(const Flags& flags) {
     if (name == "adding") return std::make_unique<AddingTask>(c);
     return std::make_unique<TemporalOrderTask>(c);
   }
-  throw engine::Error("unknown task '" + name + "' (available: teacher, adding, order)");
+  if (name == "fashion-mnist") {
+    FashionMnistConfig c;
+    c.data_dir = flags.get_string("data-dir");
+    c.seq_len = flags.get_int("seq-len");
+    c.seed = seed;
+    return std::make_unique<FashionMnistTask>(c);
+  }
+  throw engine::Error("unknown task '" + name + "' (available: teacher, adding, order, fashion-mnist)");
 }
 
 }  // namespace apps

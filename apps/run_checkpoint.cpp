@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <set>
 
+#include "apps/config_file.h"
 #include "engine/check.h"
-#include "nn/json.h"
 
 namespace apps {
 namespace {
@@ -139,11 +139,7 @@ void restore_run_checkpoint(const RunCheckpoint& c, nn::Module& model, nn::Optim
 }
 
 void apply_checkpoint_config(const RunCheckpoint& c, Flags& flags) {
-  const nn::JsonValue config = nn::parse_json(c.config_json, c.path + " config");
-  LONGMIX_CHECK(config.kind == nn::JsonValue::Kind::object, c.path << ": its config is not a JSON object");
-  for (const auto& [name, value] : config.members)
-    if (flags.has(name) && !flags.was_set(name))
-      flags.set(name, value.kind == nn::JsonValue::Kind::boolean ? (value.boolean ? "true" : "false") : value.text);
+  apply_json_flags(c.config_json, c.path + " config", flags, false);
 }
 
 }  // namespace apps

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "apps/config_file.h"
 #include "apps/metrics_log.h"
 #include "apps/models.h"
 #include "apps/presets.h"
@@ -163,6 +164,7 @@ void add_train_flags(Flags& f) {
   f.add_int("log-every", 100, "print and record training metrics every this many steps");
   f.add_int("save-every", 0, "write a checkpoint into the run directory every this many steps and at the end (0: never)");
   f.add_int("keep-checkpoints", 3, "how many of the newest checkpoints to keep");
+  f.add_string("config", "", "a JSON file of flag values (\"lr\": 1e-3, ...); flags given on the command line win");
   f.add_string("resume", "", "continue the run in this directory from its newest checkpoint (with --steps: up to that many in all)");
 }
 
@@ -197,6 +199,7 @@ RunCheckpoint resume_configuration(Flags& f) {
 TrainResult train(Flags f, bool quiet) {
   const bool resuming = !f.get_string("resume").empty();
   const RunCheckpoint checkpoint = resuming ? resume_configuration(f) : RunCheckpoint{};
+  if (!resuming && !f.get_string("config").empty()) apply_config_file(f.get_string("config"), f);
   const std::string preset = resuming ? "" : apply_presets(f);
   const int64_t steps = f.get_int("steps"), batch = f.get_int("batch");
   const int64_t eval_every = f.get_int("eval-every"), eval_batch = f.get_int("eval-batch");
@@ -239,6 +242,7 @@ TrainResult train(Flags f, bool quiet) {
   MetricsLog log(out_dir + "/metrics.jsonl", resuming);
   Progress progress(quiet, steps);
   if (!preset.empty()) progress.message(preset);
+  progress.message("config: " + f.resolved_json());
   if (resuming) progress.message("resuming from " + checkpoint.path + " at step " + std::to_string(checkpoint.step));
   progress.message("longmix train: model " + f.get_string("model") + " (" +
                    std::to_string(module.num_parameters()) + " parameters), task " + task->name() +

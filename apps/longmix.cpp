@@ -4,7 +4,9 @@
 #include <iostream>
 #include <string>
 
+#include "apps/eval.h"
 #include "apps/gradcheck.h"
+#include "apps/plot.h"
 #include "apps/train.h"
 #include "engine/check.h"
 
@@ -15,6 +17,8 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  train      train a model on a task (longmix train --help)\n"
+    "  eval       metrics of a checkpoint on the validation or test split (longmix eval --help)\n"
+    "  plot       draw a run's loss and accuracy curves to PNG with gnuplot (longmix plot RUN_DIR)\n"
     "  gradcheck  check a whole model's gradients against finite differences (longmix gradcheck --help)\n";
 
 }  // namespace
@@ -27,6 +31,8 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   try {
     if (command == "train") return apps::train_main(argc - 1, argv + 1);
+    if (command == "eval") return apps::eval_main(argc - 1, argv + 1);
+    if (command == "plot") return apps::plot_main(argc - 1, argv + 1);
     if (command == "gradcheck") return apps::gradcheck_main(argc - 1, argv + 1);
     std::cerr << "longmix: unknown command '" << command << "'\n\n" << kUsage;
     return 2;

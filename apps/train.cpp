@@ -67,26 +67,6 @@ BatchOutcome score(const Task& task, const Tensor& outputs, const Tensor& target
   return r;
 }
 
-EvalResult evaluate(Model& model, const Task& task, Split split, int64_t batch_size) {
-  engine::NoGradGuard no_grad;
-  model.module().eval();
-  EvalResult r;
-  double loss_sum = 0;
-  int64_t correct = 0;
-  const int64_t n = task.split_size(split);
-  for (int64_t first = 0; first < n; first += batch_size) {
-    const int64_t count = std::min(batch_size, n - first);
-    const Batch b = task.batch(split, first, count);
-    const BatchOutcome o = score(task, model.forward(b.inputs), b.targets);
-    loss_sum += o.loss.item() * static_cast<double>(count);
-    correct += o.correct;
-  }
-  model.module().train();
-  r.examples = n;
-  r.loss = loss_sum / static_cast<double>(std::max<int64_t>(n, 1));
-  r.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(n, 1));
-  return r;
-}
 
 std::unique_ptr<nn::Optimizer> make_optimizer(const Flags& f, nn::NamedTensors params) {
   const std::string& name = f.get_string("optimizer");
@@ -143,6 +123,27 @@ class Progress {
 };
 
 }  // namespace
+
+EvalResult evaluate(Model& model, const Task& task, Split split, int64_t batch_size) {
+  engine::NoGradGuard no_grad;
+  model.module().eval();
+  EvalResult r;
+  double loss_sum = 0;
+  int64_t correct = 0;
+  const int64_t n = task.split_size(split);
+  for (int64_t first = 0; first < n; first += batch_size) {
+    const int64_t count = std::min(batch_size, n - first);
+    const Batch b = task.batch(split, first, count);
+    const BatchOutcome o = score(task, model.forward(b.inputs), b.targets);
+    loss_sum += o.loss.item() * static_cast<double>(count);
+    correct += o.correct;
+  }
+  model.module().train();
+  r.examples = n;
+  r.loss = loss_sum / static_cast<double>(std::max<int64_t>(n, 1));
+  r.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(n, 1));
+  return r;
+}
 
 void add_train_flags(Flags& f) {
   add_model_flags(f);

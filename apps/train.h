@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "apps/flags.h"
+#include "apps/models.h"
+#include "apps/tasks/task.h"
 
 namespace apps {
 
@@ -20,6 +22,9 @@ struct TrainResult {
   EvalResult test;
   double seconds = 0;
 };
+
+// Loss and accuracy of the model on a whole split, in evaluation mode, batch by batch.
+EvalResult evaluate(Model& model, const Task& task, Split split, int64_t batch_size);
 
 // Runs a whole training job as configured (presets fill the flags not given); prints progress
 // to stdout unless quiet.

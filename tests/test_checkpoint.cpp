@@ -6,7 +6,9 @@
 #include <fstream>
 
 #include "apps/flags.h"
+#include "apps/eval.h"
 #include "apps/gradcheck.h"
+#include "apps/plot.h"
 #include "apps/run_checkpoint.h"
 #include "apps/train.h"
 #include "nn/json.h"
@@ -162,6 +164,31 @@ TEST(RunCheckpoint, KeepsTheNewestAndRefusesOtherModelsAndBadResumes) {
   EXPECT_NE(error_of([&] { apps::train(train_flags({{"resume", dir}, {"steps", "30"}}), true); }).find("truncated"),
             std::string::npos);
   EXPECT_TRUE(fs::exists(dir + "/checkpoint-00000020.safetensors"));
+}
+
+TEST(EvalAndPlot, EvalReproducesTheRunsTestMetricsAndPlotWritesCurves) {
+  const std::string dir = temp_dir("eval");
+  const auto r = apps::train(train_flags({{"model", "paramixer"}, {"task", "order"}, {"seq-len", "24"}, {"steps", "30"},
+                                          {"batch", "8"}, {"save-every", "30"}, {"eval-every", "10"},
+                                          {"log-every", "10"}, {"out", dir}}),
+                             true);
+  apps::Flags e;
+  apps::add_eval_flags(e);
+  e.set("checkpoint", apps::latest_run_checkpoint(dir));
+  const apps::EvalResult t = apps::run_eval(e, true);
+  EXPECT_EQ(t.loss, r.test.loss);
+  EXPECT_EQ(t.accuracy, r.test.accuracy);
+  EXPECT_NE(read_bytes(dir + "/metrics.jsonl").find("\"split\":\"eval_test\""), std::string::npos);
+  e.set("split", "train");
+  EXPECT_NE(error_of([&] { apps::run_eval(e, true); }).find("unknown --split 'train'"), std::string::npos);
+
+  const std::string png = apps::plot_run(dir);  // "" when gnuplot is not installed
+  const std::string dat = read_bytes(dir + "/curves.dat");
+  EXPECT_NE(dat.find("# train"), std::string::npos);
+  EXPECT_NE(dat.find("\n30 "), std::string::npos) << dat;
+  EXPECT_TRUE(fs::exists(dir + "/curves.gp"));
+  if (!png.empty()) EXPECT_GT(fs::file_size(png), 1000u);
+  EXPECT_NE(error_of([&] { apps::plot_run(dir + "/nowhere"); }).find("cannot open"), std::string::npos);
 }
 
 TEST(Json, ParsesWhatLongmixWritesAndNamesErrors) {

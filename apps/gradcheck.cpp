@@ -108,7 +108,7 @@ GradcheckRun run_gradcheck(Flags f) {
   if (held) out << "MRA-2: block selection computed once from the unperturbed inputs and held fixed while perturbing\n";
   out << "dropout off (evaluation mode)\n\n";
 
-  const engine::GradcheckResult r = engine::gradcheck([&] { return model->forward(inputs); }, checked, options, names);
+  const engine::GradcheckResult r = engine::gradcheck([&] { return model->forward(inputs, b.mask); }, checked, options, names);
   model->hold_attention_selection(false);
 
   GradcheckRun run;

@@ -15,7 +15,7 @@ class MlpModel : public Model, public nn::Module {
   MlpModel(int64_t in, int64_t hidden, int64_t out, engine::Rng& rng) : mlp_(in, hidden, out, rng) {
     register_module("mlp", mlp_);
   }
-  Tensor forward(const Tensor& inputs) override {
+  Tensor forward(const Tensor& inputs, const Tensor&) override {
     LONGMIX_CHECK(inputs.dtype() != engine::DType::i32,
                   "model mlp: needs continuous inputs; this task gives token ids");
     return mlp_.forward(ops::reshape(inputs, {inputs.dim(0), -1}));
@@ -29,7 +29,9 @@ class MlpModel : public Model, public nn::Module {
 class ParamixerModel : public Model {
  public:
   ParamixerModel(const nn::ParamixerNetConfig& c, engine::Rng& rng) : net_(c, rng) {}
-  Tensor forward(const Tensor& inputs) override { return net_.forward(inputs); }
+  // Padding positions are tokens like any other to the sparse factors (the published model
+  // pads the same way); the mask is not needed.
+  Tensor forward(const Tensor& inputs, const Tensor&) override { return net_.forward(inputs); }
   nn::Module& module() override { return net_; }
 
  private:
@@ -40,7 +42,7 @@ class EncoderModel : public Model {
  public:
   EncoderModel(const nn::EncoderNetConfig& c, engine::Rng& rng)
       : net_(c, rng), mra_(c.block.attention.kind == nn::AttentionKind::mra) {}
-  Tensor forward(const Tensor& inputs) override { return net_.forward(inputs); }
+  Tensor forward(const Tensor& inputs, const Tensor& mask) override { return net_.forward(inputs, mask); }
   nn::Module& module() override { return net_; }
   bool hold_attention_selection(bool on) override {
     net_.hold_attention_selection(on);

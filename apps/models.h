@@ -13,8 +13,9 @@ namespace apps {
 class Model {
  public:
   virtual ~Model() = default;
-  // inputs as the task gives them (B, ...) -> (B, task.num_outputs())
-  virtual Tensor forward(const Tensor& inputs) = 0;
+  // inputs as the task gives them (B, ...), and its padding mask (B, N) or undefined
+  // -> (B, task.num_outputs())
+  virtual Tensor forward(const Tensor& inputs, const Tensor& mask) = 0;
   virtual nn::Module& module() = 0;
   // MRA-2 models: hold each layer's block selection fixed from the next forward on (gradient
   // checks). Returns whether the model has a selection to hold.

@@ -134,7 +134,7 @@ EvalResult evaluate(Model& model, const Task& task, Split split, int64_t batch_s
   for (int64_t first = 0; first < n; first += batch_size) {
     const int64_t count = std::min(batch_size, n - first);
     const Batch b = task.batch(split, first, count);
-    const BatchOutcome o = score(task, model.forward(b.inputs), b.targets);
+    const BatchOutcome o = score(task, model.forward(b.inputs, b.mask), b.targets);
     loss_sum += o.loss.item() * static_cast<double>(count);
     correct += o.correct;
   }
@@ -260,7 +260,7 @@ TrainResult train(Flags f, bool quiet) {
     const Batch b = task->batch(Split::train, (step - 1) * batch, batch);
     const double lr = schedule.lr(step - 1);
     module.zero_grad();
-    const BatchOutcome o = score(*task, model->forward(b.inputs), b.targets);
+    const BatchOutcome o = score(*task, model->forward(b.inputs, b.mask), b.targets);
     const double loss = o.loss.item();
     LONGMIX_CHECK(std::isfinite(loss), "training stopped: the loss is " << loss << " at step " << step
                                                                         << " (try a lower --lr or --clip)");

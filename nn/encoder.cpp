@@ -85,7 +85,8 @@ Tensor EncoderNet::forward(const Tensor& raw_inputs, const Tensor& key_mask) {
   }
   x = ops::add(x, positional_);
   for (auto& block : blocks_) x = block->forward(x, mask);
-  return head_->forward(ops::mean(final_norm_.forward(x), 1));
+  const Tensor normed = final_norm_.forward(x);
+  return head_->forward(mask.defined() ? ops::masked_mean(normed, mask) : ops::mean(normed, 1));
 }
 
 }  // namespace nn

@@ -46,6 +46,7 @@ class EncoderNet : public Module {
  public:
   EncoderNet(const EncoderNetConfig& config, engine::Rng& rng);
   // inputs int32 (B, N) or float (B, N, F); key_mask (B, N) or undefined -> (B, outputs).
+  // Masked positions are left out of attention (as keys) and of the mean pooling.
   Tensor forward(const Tensor& inputs, const Tensor& key_mask = Tensor());
   // MRA-2: reuse each layer's first block selection while on (see MultiHeadAttention).
   void hold_attention_selection(bool on);

@@ -64,4 +64,51 @@ Tensor mean(const Tensor& x, int axis) { return reduce_axis("mean", x, axis, tru
 Tensor sum_all(const Tensor& x) { return sum(reshape(x, {x.numel()}), 0); }
 Tensor mean_all(const Tensor& x) { return mean(reshape(x, {x.numel()}), 0); }
 
+Tensor masked_mean(const Tensor& x, const Tensor& mask) {
+  engine::check_float(x, "masked_mean", "x");
+  LONGMIX_CHECK(x.ndim() == 3 && mask.ndim() == 2 && mask.dim(0) == x.dim(0) && mask.dim(1) == x.dim(1),
+                "masked_mean: x " << x.shape() << " and mask " << mask.shape() << " (expected (B,N,D) and (B,N))");
+  const int64_t B = x.dim(0), N = x.dim(1), D = x.dim(2);
+  // Per-row weights m / count, in x's type, computed once for forward and backward.
+  Tensor w = Tensor::empty({B, N}, x.dtype());
+  engine::dispatch_float(x.dtype(), "masked_mean", [&](auto zero) {
+    using T = decltype(zero);
+    T* wp = w.data<T>();
+    for (int64_t b = 0; b < B; ++b) {
+      double count = 0;
+      for (int64_t n = 0; n < N; ++n) count += mask.at_flat(b * N + n);
+      for (int64_t n = 0; n < N; ++n)
+        wp[b * N + n] = count > 0 ? static_cast<T>(mask.at_flat(b * N + n) / count) : T(0);
+    }
+  });
+  Tensor y = Tensor::empty({B, D}, x.dtype());
+  engine::dispatch_float(x.dtype(), "masked_mean", [&](auto zero) {
+    using T = decltype(zero);
+    const T *xp = x.data<T>(), *wp = w.data<T>();
+    T* yp = y.data<T>();
+    engine::parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        T* row = yp + b * D;
+        for (int64_t j = 0; j < D; ++j) row[j] = 0;
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t j = 0; j < D; ++j) row[j] += wp[b * N + n] * xp[(b * N + n) * D + j];
+      }
+    });
+  });
+  engine::record("masked_mean", y, {x}, [=](const Tensor& dy, engine::Grads& g) {
+    if (!g.needs(0)) return;
+    Tensor dx = g.at(0);
+    engine::dispatch_float(dy.dtype(), "masked_mean", [&](auto zero) {
+      using T = decltype(zero);
+      const T *dyp = dy.data<T>(), *wp = w.data<T>();
+      T* dxp = dx.data<T>();
+      engine::parallel_for(B * N, 64, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t j = 0; j < D; ++j) dxp[r * D + j] += wp[r] * dyp[(r / N) * D + j];
+      });
+    });
+  });
+  return y;
+}
+
 }  // namespace ops

@@ -106,6 +106,18 @@ TEST(Gradcheck, SumAndMeanOverEachAxis) {
   EXPECT_GRADCHECK([&] { return ops::mean_all(x); }, {x});
 }
 
+TEST(Gradcheck, MaskedMeanOverPresentPositions) {
+  auto rng = rng_for(31);
+  Tensor x = randn({3, 4, 5}, rng);
+  // Row 0 full, row 1 with two padded positions, row 2 empty (output 0, no gradient).
+  const Tensor mask = Tensor::from_data({3, 4}, std::vector<double>{1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0});
+  EXPECT_GRADCHECK([&] { return ops::masked_mean(x, mask); }, {x});
+  const Tensor y = ops::masked_mean(x, mask);
+  EXPECT_NEAR(y.at_flat(5 + 2), (x.at_flat(20 + 2) + x.at_flat(30 + 2)) / 2, 1e-12);
+  EXPECT_EQ(y.at_flat(10), 0.0);
+  EXPECT_THROW(ops::masked_mean(x, Tensor::zeros({3, 5})), engine::Error);
+}
+
 TEST(Gradcheck, ExpLogTanh) {
   auto rng = rng_for(14);
   Tensor x = randn({4, 5}, rng);

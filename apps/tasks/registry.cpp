@@ -1,6 +1,7 @@
 #include "apps/tasks/registry.h"
 
 #include "apps/tasks/fashion_mnist.h"
+#include "apps/tasks/listops.h"
 #include "apps/tasks/synthetic.h"
 #include "apps/tasks/teacher.h"
 #include "engine/check.h"
@@ -8,8 +9,8 @@
 namespace apps {
 
 void add_task_flags(Flags& flags) {
-  flags.add_string("task", "teacher", "task: teacher (generated MLP problem), adding, order, fashion-mnist");
-  flags.add_int("seq-len", 1024, "sequence length N (adding, order; fashion-mnist: 784, or 1024 padded to 32 x 32)");
+  flags.add_string("task", "teacher", "task: teacher (generated MLP problem), adding, order, listops, fashion-mnist");
+  flags.add_int("seq-len", 1024, "sequence length N (adding, order; listops: the padded length, 2000 as in LRA; fashion-mnist: 784, or 1024 padded to 32 x 32)");
   flags.add_string("data-dir", "/usr/share/datasets/fashion-mnist", "fashion-mnist: the directory of the gzip IDX files");
   flags.add_int("features", 16, "teacher task: input features");
   flags.add_int("classes", 4, "teacher task: classes");
@@ -35,6 +36,12 @@ std::unique_ptr<Task> make_task(const Flags& flags) {
     if (name == "adding") return std::make_unique<AddingTask>(c);
     return std::make_unique<TemporalOrderTask>(c);
   }
+  if (name == "listops") {
+    ListOpsConfig c;
+    c.seq_len = flags.get_int("seq-len");
+    c.seed = seed;
+    return std::make_unique<ListOpsTask>(c);
+  }
   if (name == "fashion-mnist") {
     FashionMnistConfig c;
     c.data_dir = flags.get_string("data-dir");
@@ -42,7 +49,7 @@ std::unique_ptr<Task> make_task(const Flags& flags) {
     c.seed = seed;
     return std::make_unique<FashionMnistTask>(c);
   }
-  throw engine::Error("unknown task '" + name + "' (available: teacher, adding, order, fashion-mnist)");
+  throw engine::Error("unknown task '" + name + "' (available: teacher, adding, order, listops, fashion-mnist)");
 }
 
 }  // namespace apps

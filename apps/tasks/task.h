@@ -20,6 +20,7 @@ enum class Objective { classification, regression };
 struct Batch {
   Tensor inputs;   // float (B, ...) for continuous inputs, int32 (B, ...) token ids otherwise
   Tensor targets;  // int32 (B) class indices, or float (B) regression targets
+  Tensor mask;     // float (B, N): 1 = token, 0 = padding; undefined when every position is real
 };
 
 class Task {

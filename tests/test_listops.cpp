@@ -1,0 +1,89 @@
+// ListOps: generated expressions evaluate to their labels, lengths and masks, reproducibility,
+// and the encoders ignoring whatever sits under the padding mask.
+#include <gtest/gtest.h>
+
+#include "apps/tasks/listops.h"
+#include "nn/encoder.h"
+#include "tests/test_util.h"
+
+using engine::Tensor;
+
+namespace {
+
+TEST(ListOps, OperatorsFollowTheGrammar) {
+  // [MAX 3 [SM 9 4 ] [MED 1 8 2 7 ] ] = max(3, 13 % 10, (2 + 7) / 2) = 4
+  EXPECT_EQ(apps::evaluate_listops({11, 4, 14, 10, 5, 15, 13, 2, 9, 3, 8, 15, 15}), 4);
+  EXPECT_EQ(apps::evaluate_listops({12, 6, 3, 15}), 2);  // [MIN 5 2 ]
+  EXPECT_EQ(apps::listops_text({12, 6, 3, 15}), "[MIN 5 2 ]");
+  EXPECT_THROW(apps::evaluate_listops({12, 6, 3}), engine::Error);
+}
+
+TEST(ListOps, ExamplesHaveTheirValueLengthAndMask) {
+  apps::ListOpsConfig c;
+  c.seq_len = 700;
+  const apps::ListOpsTask task(c);
+  const apps::Batch b = task.batch(apps::Split::val, 3, 16);
+  int classes_seen = 0;
+  bool seen[10] = {};
+  for (int64_t n = 0; n < 16; ++n) {
+    std::vector<int32_t> tokens;
+    int64_t length = 0;
+    for (int64_t i = 0; i < 700; ++i) {
+      const int32_t t = b.inputs.data<int32_t>()[n * 700 + i];
+      const bool present = b.mask.data<float>()[n * 700 + i] == 1.f;
+      EXPECT_EQ(present, t != 0) << "mask and padding agree";
+      if (present) {
+        tokens.push_back(t);
+        length = i + 1;
+      }
+    }
+    EXPECT_EQ(static_cast<int64_t>(tokens.size()), length) << "padding only at the end";
+    EXPECT_GE(length, task.min_length());
+    EXPECT_EQ(apps::evaluate_listops(tokens), b.targets.data<int32_t>()[n]);
+    const int v = b.targets.data<int32_t>()[n];
+    classes_seen += !seen[v];
+    seen[v] = true;
+  }
+  EXPECT_GE(classes_seen, 4);
+  // Reproducible alone, and the splits differ.
+  EXPECT_TRUE(testing_util::bitwise_equal(task.batch(apps::Split::val, 5, 1).inputs,
+                                          b.inputs.block_view(2 * 700, {1, 700}).clone()));
+  EXPECT_FALSE(testing_util::bitwise_equal(task.batch(apps::Split::test, 3, 1).inputs,
+                                           b.inputs.block_view(0, {1, 700}).clone()));
+  c.seq_len = 8;
+  EXPECT_THROW(apps::ListOpsTask bad(c), engine::Error);
+}
+
+// Whatever the padded positions hold, an encoder's output is the same: they are masked out of
+// attention (as keys) and of the pooling.
+TEST(ListOps, EncodersIgnoreWhatIsUnderThePaddingMask) {
+  for (nn::AttentionKind kind : {nn::AttentionKind::mra, nn::AttentionKind::exact}) {
+    engine::Rng rng(3);
+    nn::EncoderNetConfig c;
+    c.seq_len = 70;
+    c.vocab = apps::kListOpsVocab;
+    c.outputs = 10;
+    c.block.attention.dim = 16;
+    c.block.attention.kind = kind;
+    c.block.attention.mra.block = 16;
+    c.block.attention.mra.blocks_per_row = 2;
+    nn::EncoderNet net(c, rng);
+    net.eval();
+    std::vector<int32_t> ids(2 * 70), other(2 * 70);
+    std::vector<double> mask(2 * 70);
+    for (int i = 0; i < 140; ++i) {
+      const bool present = (i % 70) < (i < 70 ? 70 : 41);
+      mask[i] = present;
+      ids[i] = present ? 1 + (i * 7) % 15 : 0;
+      other[i] = present ? ids[i] : 1 + (i % 15);
+    }
+    const Tensor m = Tensor::from_data({2, 70}, mask);
+    const Tensor a = net.forward(Tensor::from_data({2, 70}, ids), m);
+    const Tensor b = net.forward(Tensor::from_data({2, 70}, other), m);
+    EXPECT_TRUE(testing_util::all_close(a, b, 1e-6, 1e-5));
+    const Tensor unmasked = net.forward(Tensor::from_data({2, 70}, other));
+    EXPECT_FALSE(testing_util::all_close(unmasked, a, 1e-6, 1e-5)) << "the mask must matter";
+  }
+}
+
+}  // namespace

@@ -187,7 +187,9 @@ TEST(EvalAndPlot, EvalReproducesTheRunsTestMetricsAndPlotWritesCurves) {
   EXPECT_NE(dat.find("# train"), std::string::npos);
   EXPECT_NE(dat.find("\n30 "), std::string::npos) << dat;
   EXPECT_TRUE(fs::exists(dir + "/curves.gp"));
-  if (!png.empty()) EXPECT_GT(fs::file_size(png), 1000u);
+  if (!png.empty()) {
+    EXPECT_GT(fs::file_size(png), 1000u);
+  }
   EXPECT_NE(error_of([&] { apps::plot_run(dir + "/nowhere"); }).find("cannot open"), std::string::npos);
 }
 

@@ -27,7 +27,9 @@ TEST(GradcheckCommand, EveryModelAndProtocolPasses) {
                         {"dim", "16"}, {"hidden", "16"}, {"samples", "8"}});
     EXPECT_TRUE(r.ok) << c.model << " " << c.protocol << "\n" << r.text;
     EXPECT_GE(r.tensors.size(), 10u) << r.text;
-    if (std::string(c.model) == "mra") EXPECT_NE(r.text.find("held fixed"), std::string::npos);
+    if (std::string(c.model) == "mra") {
+      EXPECT_NE(r.text.find("held fixed"), std::string::npos);
+    }
   }
 }
 

@@ -38,20 +38,13 @@ EncoderNet::EncoderNet(const EncoderNetConfig& c, engine::Rng& rng) : cfg_(c), f
   const int64_t D = c.block.attention.dim, N = c.seq_len;
   LONGMIX_CHECK(N >= 1 && D >= 1 && c.layers >= 1 && c.block.ffn >= 1 && c.outputs >= 1,
                 "encoder: seq-len, dim, layers, ffn width and outputs must be >= 1");
-  LONGMIX_CHECK((c.vocab > 0) != (c.input_features > 0),
-                "encoder: exactly one of a vocabulary or continuous input features is needed");
   if (c.image_patches) {
     const int64_t side = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(N))));
     LONGMIX_CHECK(side * side == N, "encoder: --patches needs a square image, but " << N << " tokens is not one");
     patch_order_ = patch_order(side);
   }
-  if (c.vocab > 0) {
-    token_embedding_ = std::make_unique<Embedding>(c.vocab, D, rng);
-    register_module("embedding", *token_embedding_);
-  } else {
-    input_projection_ = std::make_unique<Linear>(c.input_features, D, rng);
-    register_module("embedding", *input_projection_);
-  }
+  embedding_ = std::make_unique<InputEmbedding>("encoder", c.vocab, c.input_features, D, rng);
+  register_module("embedding", *embedding_);
   positional_ = Tensor::randn({N, D}, rng, engine::DType::f32, 0.02);
   register_parameter("positional", positional_);
   for (int64_t l = 0; l < c.layers; ++l) {
@@ -73,17 +66,7 @@ Tensor EncoderNet::forward(const Tensor& raw_inputs, const Tensor& key_mask) {
                 "encoder: inputs " << raw_inputs.shape() << " do not have the model's sequence length " << N);
   const Tensor inputs = patch_order_.empty() ? raw_inputs : reorder_positions(raw_inputs, patch_order_);
   const Tensor mask = key_mask.defined() && !patch_order_.empty() ? reorder_positions(key_mask, patch_order_) : key_mask;
-  Tensor x;
-  if (token_embedding_) {
-    LONGMIX_CHECK(inputs.dtype() == engine::DType::i32 && inputs.ndim() == 2,
-                  "encoder: expected token ids (B, N) as int32, got " << inputs.shape());
-    x = token_embedding_->forward(inputs);
-  } else {
-    LONGMIX_CHECK(inputs.ndim() == 3 && inputs.dim(2) == cfg_.input_features && inputs.dtype() != engine::DType::i32,
-                  "encoder: expected float inputs (B, N, " << cfg_.input_features << "), got " << inputs.shape());
-    x = input_projection_->forward(inputs);
-  }
-  x = ops::add(x, positional_);
+  Tensor x = ops::add(embedding_->forward(inputs), positional_);
   for (auto& block : blocks_) x = block->forward(x, mask);
   const Tensor normed = final_norm_.forward(x);
   return head_->forward(mask.defined() ? ops::masked_mean(normed, mask) : ops::mean(normed, 1));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nn/attention.h"
+#include "nn/input_embedding.h"
 #include "nn/layers.h"
 
 namespace nn {
@@ -53,8 +54,7 @@ class EncoderNet : public Module {
 
  private:
   EncoderNetConfig cfg_;
-  std::unique_ptr<Embedding> token_embedding_;
-  std::unique_ptr<Linear> input_projection_;
+  std::unique_ptr<InputEmbedding> embedding_;
   Tensor positional_;  // (N, D)
   std::vector<std::unique_ptr<EncoderBlock>> blocks_;
   LayerNorm final_norm_;

@@ -40,6 +40,7 @@ class Embedding : public Module {
  public:
   Embedding(int64_t vocab, int64_t dim, engine::Rng& rng);  // N(0, 1), as torch.nn.Embedding
   Tensor forward(const Tensor& ids) const;                  // int32 (...) -> (..., dim)
+  const Tensor& weight() const { return weight_; }
 
  private:
   Tensor weight_;  // (vocab, dim)

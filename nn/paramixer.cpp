@@ -59,15 +59,8 @@ ParamixerNet::ParamixerNet(const ParamixerNetConfig& c, engine::Rng& rng) : cfg_
   LONGMIX_CHECK(N >= 2, "paramixer: --seq-len must be >= 2, got " << N);
   LONGMIX_CHECK(D >= 1 && c.layer.hidden >= 1 && c.layers >= 1 && c.outputs >= 1,
                 "paramixer: dim, hidden, layers and outputs must be >= 1");
-  LONGMIX_CHECK((c.vocab > 0) != (c.input_features > 0),
-                "paramixer: exactly one of a vocabulary or continuous input features is needed");
-  if (c.vocab > 0) {
-    token_embedding_ = std::make_unique<Embedding>(c.vocab, D, rng);
-    register_module("embedding", *token_embedding_);
-  } else {
-    input_projection_ = std::make_unique<Linear>(c.input_features, D, rng);
-    register_module("embedding", *input_projection_);
-  }
+  embedding_ = std::make_unique<InputEmbedding>("paramixer", c.vocab, c.input_features, D, rng);
+  register_module("embedding", *embedding_);
   if (c.positional) {
     positional_ = Tensor::randn({N, D}, rng, engine::DType::f32, 0.02);
     register_parameter("positional", positional_);
@@ -85,18 +78,7 @@ Tensor ParamixerNet::forward(const Tensor& inputs) {
   LONGMIX_CHECK(inputs.ndim() >= 2 && inputs.dim(1) == N,
                 "paramixer: inputs " << inputs.shape() << " do not have the model's sequence length "
                                      << N);
-  Tensor x;
-  if (token_embedding_) {
-    LONGMIX_CHECK(inputs.dtype() == engine::DType::i32 && inputs.ndim() == 2,
-                  "paramixer: expected token ids (B, N) as int32, got " << inputs.shape());
-    x = token_embedding_->forward(inputs);
-  } else {
-    LONGMIX_CHECK(inputs.ndim() == 3 && inputs.dim(2) == cfg_.input_features &&
-                      inputs.dtype() != engine::DType::i32,
-                  "paramixer: expected float inputs (B, N, " << cfg_.input_features << "), got "
-                                                             << inputs.shape());
-    x = input_projection_->forward(inputs);
-  }
+  Tensor x = embedding_->forward(inputs);
   if (positional_.defined()) x = ops::add(x, positional_);
   Tensor v = x;
   for (auto& layer : layers_) v = layer->forward(v, x);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/input_embedding.h"
 #include "nn/layers.h"
 #include "ops/paramixer/protocols.h"
 
@@ -63,8 +64,7 @@ class ParamixerNet : public Module {
 
  private:
   ParamixerNetConfig cfg_;
-  std::unique_ptr<Embedding> token_embedding_;
-  std::unique_ptr<Linear> input_projection_;
+  std::unique_ptr<InputEmbedding> embedding_;
   Tensor positional_;  // (N, D) when enabled
   std::vector<std::unique_ptr<ParamixerLayer>> layers_;
   std::unique_ptr<Linear> head_;

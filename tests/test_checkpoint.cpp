@@ -37,14 +37,7 @@ void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const engine::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing_util::error_of;
 
 nn::SafetensorsFile sample_file() {
   engine::Rng rng(1);

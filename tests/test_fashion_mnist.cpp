@@ -9,6 +9,7 @@
 #include "apps/tasks/fashion_mnist.h"
 #include "apps/tasks/idx_file.h"
 #include "engine/check.h"
+#include "tests/test_util.h"
 
 namespace fs = std::filesystem;
 
@@ -48,14 +49,7 @@ std::string make_dataset(const std::string& name) {
   return dir;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const engine::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing_util::error_of;
 
 TEST(FashionMnist, PixelsPaddingLabelsAndSplits) {
   apps::FashionMnistConfig c;

@@ -4,9 +4,11 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <sstream>
 #include <string>
 
+#include "engine/check.h"
 #include "engine/gradcheck.h"
 #include "engine/rng.h"
 #include "engine/tensor.h"
@@ -43,6 +45,16 @@ inline ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, do
   return ::testing::AssertionFailure()
          << "element " << engine::index_str(a.shape(), at) << ": " << a.at_flat(at) << " vs "
          << b.at_flat(at) << " (atol " << atol << ", rtol " << rtol << ")";
+}
+
+// The message of the engine::Error that f throws, or "no error".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const engine::Error& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 // Bitwise equality of two tensors' contents.

@@ -22,10 +22,11 @@ void copy_heads(int64_t B, int64_t N, int64_t heads, int64_t d, int64_t row_len,
         const int64_t model = r * row_len + column0 + h * d, attn = ((b * heads + h) * N + n) * d;
         const T* s = src + (to_attention ? model : attn);
         T* o = dst + (to_attention ? attn : model);
+        // Plain loops: rows are short (d ~ 32), where a memcpy call costs more than the copy.
         if (add)
           for (int64_t t = 0; t < d; ++t) o[t] += s[t];
         else
-          std::memcpy(o, s, static_cast<size_t>(d) * sizeof(T));
+          for (int64_t t = 0; t < d; ++t) o[t] = s[t];
       }
     }
   });

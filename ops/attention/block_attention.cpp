@@ -73,8 +73,11 @@ void block_attention_forward(const BlockAttentionProblem& p, const BlockKernels&
                              float* row_max, float* inv_z) {
   const int64_t nb = p.num_blocks(), d = p.d;
   const float scale = static_cast<float>(p.scale), eps = static_cast<float>(p.eps);
-  const Tensor packed_k = pack_tiles(p, key);
-  const float* pk = packed_k.data<float>();
+  // Tiles are transposed (rows = keys, columns = queries) so that the softmax runs down the
+  // columns with plain vector maxima and sums, and the weighted sum of V reads its weights
+  // one cache line at a time.
+  const Tensor packed_q = pack_tiles(p, q);
+  const float* pq = packed_q.data<float>();
   for_each_block(p.BH * nb, [&](int64_t item) {
     Scratch w;
     const int64_t bh = item / nb, I = item % nb;
@@ -83,9 +86,11 @@ void block_attention_forward(const BlockAttentionProblem& p, const BlockKernels&
     const uint32_t queries = present_bits(p, bh, qb);
     float* o = out + row0 * d;
     const int rows = static_cast<int>(qb.size);
-    for (int r = 0; r < rows; ++r) {
+    for (int r = 0; r < kTile; ++r) {  // every lane: the softmax works on whole tile rows
       w.m[r] = start ? start->m[item] : kNegInf;
       w.l[r] = start ? start->l[item] : 0.f;
+    }
+    for (int r = 0; r < rows; ++r) {
       if (start) std::memcpy(o + r * d, start->o + item * d, static_cast<size_t>(d) * sizeof(float));
       else std::memset(o + r * d, 0, static_cast<size_t>(d) * sizeof(float));
     }
@@ -95,9 +100,10 @@ void block_attention_forward(const BlockAttentionProblem& p, const BlockKernels&
         const Block kb = block_range(p, ks.index[n]);
         const uint32_t keys = present_bits(p, bh, kb);
         if (keys == 0) continue;
-        k.scores(rows, d, q + row0 * d, d, pk + (bh * nb + ks.index[n]) * d * kTile, scale, w.s);
-        k.online_softmax(rows, keys, w.s, w.m, w.l, w.alpha);
-        k.accumulate(rows, static_cast<int>(kb.size), d, w.s, v + (bh * p.N + kb.first) * d, d, w.alpha, o, d);
+        const int krows = static_cast<int>(kb.size);
+        k.scores(krows, d, key + (bh * p.N + kb.first) * d, d, pq + item * d * kTile, scale, w.s);
+        k.online_softmax_cols(krows, keys, w.s, w.m, w.l, w.alpha);
+        k.accumulate_transposed(rows, krows, d, w.s, v + (bh * p.N + kb.first) * d, d, w.alpha, o, d);
       }
     }
     for (int r = 0; r < rows; ++r) {
@@ -121,7 +127,7 @@ int64_t largest_head_pairs(const BlockSelection& sel, int64_t BH) {
 
 // The single pass for batch-heads [bh0, bh1), their dQ shares in `shares`.
 void backward_single_pass_group(const BlockAttentionProblem& p, const BlockKernels& k, int64_t bh0, int64_t bh1,
-                                const float* q, const float* key, const float* v, const float* dout, const float* pk,
+                                const float* q, const float* key, const float* dout, const float* pk,
                                 const float* pv, const float* row_max, const float* inv_z, const float* delta,
                                 float* shares, float* dq, float* dk, float* dv) {
   const int64_t nb = p.num_blocks(), d = p.d, share = p.block * d;
@@ -150,8 +156,8 @@ void backward_single_pass_group(const BlockAttentionProblem& p, const BlockKerne
       k.scores(qrows, d, q + row0 * d, d, pk + key_tile, scale, w.s);
       k.scores(qrows, d, dout + row0 * d, d, pv + key_tile, 1.f, w.dp);
       k.dscores_by_row(qrows, keys, w.s, w.dp, row_max + row0, inv_z + row0, delta + row0, scale, w.p, w.ds);
-      k.accumulate_transposed(rows, qrows, d, w.p, dout + row0 * d, d, dv + col0 * d, d);
-      k.accumulate_transposed(rows, qrows, d, w.ds, q + row0 * d, d, dk + col0 * d, d);
+      k.accumulate_transposed(rows, qrows, d, w.p, dout + row0 * d, d, nullptr, dv + col0 * d, d);
+      k.accumulate_transposed(rows, qrows, d, w.ds, q + row0 * d, d, nullptr, dk + col0 * d, d);
       k.product(qrows, rows, d, w.ds, key + col0 * d, d, dq_share, d);
     }
   });
@@ -182,7 +188,7 @@ void backward_single_pass(const BlockAttentionProblem& p, const BlockKernels& k,
   for (int64_t bh0 = 0; bh0 < p.BH;) {
     int64_t bh1 = bh0 + 1;
     while (bh1 < p.BH && sel.pairs_before(bh1 + 1) - sel.pairs_before(bh0) <= max_pairs) ++bh1;
-    backward_single_pass_group(p, k, bh0, bh1, q, key, v, dout, packed_k.data<float>(), packed_v.data<float>(),
+    backward_single_pass_group(p, k, bh0, bh1, q, key, dout, packed_k.data<float>(), packed_v.data<float>(),
                                row_max, inv_z, delta, shares_t.data<float>(), dq, dk, dv);
     bh0 = bh1;
   }

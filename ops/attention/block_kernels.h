@@ -17,12 +17,13 @@ struct BlockKernels {
   // s[r, c] = scale * sum_t a[r * lda + t] * packed[t * kTile + c]  for r < rows, c < kTile.
   void (*scores)(int rows, int64_t d, const float* a, int64_t lda, const float* packed, float scale,
                  float* s);
-  // Online softmax of one tile of scores, per row r: columns whose bit is clear in `valid` do
-  // not exist. With mx = max(m[r], the row's valid maximum): alpha[r] = exp(m[r] - mx),
-  // s[r, c] <- exp(s[r, c] - mx) (0 where invalid), l[r] <- alpha[r] * l[r] + sum_c s[r, c],
-  // m[r] <- mx. A row without valid columns is left unchanged (alpha 1, p 0); m = -inf is the
-  // empty start (alpha 0).
-  void (*online_softmax)(int rows, uint32_t valid, float* s, float* m, float* l, float* alpha);
+  // Online softmax down the columns of a transposed tile (rows = keys, columns = the kTile
+  // queries): rows whose bit is clear in valid_rows do not exist, and at least one does. Per
+  // column q, with mx = max(m[q], the column's valid maximum): alpha[q] = exp(m[q] - mx) (0
+  // when m[q] = -inf, the empty start), s[k, q] <- exp(s[k, q] - mx) (0 for invalid rows),
+  // l[q] <- alpha[q] * l[q] + sum_k s[k, q], m[q] <- mx. Column-wise, the maxima and sums are
+  // plain vector operations across 16 (or 8) queries at once.
+  void (*online_softmax_cols)(int rows, uint32_t valid_rows, float* s, float* m, float* l, float* alpha);
   // o[r * ldo + j] = [alpha[r] *] o[r * ldo + j] + sum_{c < cols} p[r * kTile + c] * v[c * ldv + j]
   // for j < d (alpha may be nullptr: 1).
   void (*accumulate)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
@@ -31,10 +32,10 @@ struct BlockKernels {
   // OVERWRITING o.
   void (*product)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
                   int64_t ldo);
-  // o[r * ldo + j] += sum_{c < cols} p[c * kTile + r] * v[c * ldv + j]: the weights read
-  // transposed (a query-major tile applied to key rows).
+  // o[r * ldo + j] = [alpha[r] *] o[r * ldo + j] + sum_{c < cols} p[c * kTile + r] * v[c * ldv + j]:
+  // the weights read transposed (alpha may be nullptr: 1).
   void (*accumulate_transposed)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
-                                float* o, int64_t ldo);
+                                const float* alpha, float* o, int64_t ldo);
   // Score gradient with statistics per row (rows = queries): P = exp(s - m[r]) * inv_z[r] on
   // valid columns, 0 elsewhere; ds[r, c] = scale * P * (dp[r, c] - delta[r]); P to p unless
   // p is nullptr.

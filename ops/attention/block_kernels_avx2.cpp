@@ -64,35 +64,30 @@ void scores(int rows, int64_t d, const float* a, int64_t lda, const float* packe
   for (; r < rows; ++r) scores_rows<1>(r, d, a, lda, packed, scale, s);
 }
 
-void online_softmax(int rows, uint32_t valid, float* s, float* m, float* l, float* alpha) {
-  __m256 keep[4];
-  for (int c = 0; c < 4; ++c) keep[c] = lane_mask(valid, c);
+void online_softmax_cols(int rows, uint32_t valid_rows, float* s, float* m, float* l, float* alpha) {
   const __m256 neg_inf = _mm256_set1_ps(kNegInf);
-  for (int r = 0; r < rows; ++r) {
-    float* row = s + r * kTile;
-    __m256 x[4], mxv = neg_inf;
-    for (int c = 0; c < 4; ++c) {
-      x[c] = _mm256_loadu_ps(row + 8 * c);
-      mxv = _mm256_max_ps(mxv, _mm256_blendv_ps(neg_inf, x[c], keep[c]));
-    }
-    float mx = hmax(mxv);
-    if (mx == kNegInf) {
-      for (int c = 0; c < 4; ++c) _mm256_storeu_ps(row + 8 * c, _mm256_setzero_ps());
-      alpha[r] = 1.f;
-      continue;
-    }
-    mx = std::max(mx, m[r]);
-    alpha[r] = m[r] == kNegInf ? 0.f : std::exp(m[r] - mx);
-    const __m256 vm = _mm256_set1_ps(mx);
-    __m256 sum = _mm256_setzero_ps();
-    for (int c = 0; c < 4; ++c) {
-      const __m256 p = _mm256_and_ps(keep[c], vexp<V>(_mm256_sub_ps(x[c], vm)));
-      _mm256_storeu_ps(row + 8 * c, p);
-      sum = _mm256_add_ps(sum, p);
-    }
-    l[r] = alpha[r] * l[r] + hsum(sum);
-    m[r] = mx;
+  __m256 mx[4], old[4], sum[4];
+  for (int h = 0; h < 4; ++h) old[h] = mx[h] = _mm256_loadu_ps(m + 8 * h);
+  for (int k = 0; k < rows; ++k)
+    if ((valid_rows >> k) & 1u)
+      for (int h = 0; h < 4; ++h) mx[h] = _mm256_max_ps(mx[h], _mm256_loadu_ps(s + k * kTile + 8 * h));
+  for (int h = 0; h < 4; ++h) {
+    const __m256 started = _mm256_cmp_ps(old[h], neg_inf, _CMP_NEQ_OQ);  // exactly 0 from the empty start
+    const __m256 a = _mm256_and_ps(started, vexp<V>(_mm256_sub_ps(old[h], mx[h])));
+    _mm256_storeu_ps(alpha + 8 * h, a);
+    sum[h] = _mm256_mul_ps(a, _mm256_loadu_ps(l + 8 * h));
+    _mm256_storeu_ps(m + 8 * h, mx[h]);
   }
+  for (int k = 0; k < rows; ++k) {
+    float* row = s + k * kTile;
+    const bool valid = (valid_rows >> k) & 1u;
+    for (int h = 0; h < 4; ++h) {
+      const __m256 p = valid ? vexp<V>(_mm256_sub_ps(_mm256_loadu_ps(row + 8 * h), mx[h])) : _mm256_setzero_ps();
+      _mm256_storeu_ps(row + 8 * h, p);
+      sum[h] = _mm256_add_ps(sum[h], p);
+    }
+  }
+  for (int h = 0; h < 4; ++h) _mm256_storeu_ps(l + 8 * h, sum[h]);
 }
 
 // Transposed: weights p[c * kTile + r]; Overwrite: o is not read.
@@ -142,10 +137,11 @@ void product(int rows, int cols, int64_t d, const float* p, const float* v, int6
   for (; r < rows; ++r) accumulate_rows<1, false, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
 }
 
-void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o, int64_t ldo) {
+void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
+                           const float* alpha, float* o, int64_t ldo) {
   int r = 0;
-  for (; r + 4 <= rows; r += 4) accumulate_rows<4, true, false>(r, cols, d, p, v, ldv, nullptr, o, ldo);
-  for (; r < rows; ++r) accumulate_rows<1, true, false>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r + 4 <= rows; r += 4) accumulate_rows<4, true, false>(r, cols, d, p, v, ldv, alpha, o, ldo);
+  for (; r < rows; ++r) accumulate_rows<1, true, false>(r, cols, d, p, v, ldv, alpha, o, ldo);
 }
 
 void dscores_by_row(int rows, uint32_t valid_cols, const float* s, const float* dp, const float* m,
@@ -191,7 +187,7 @@ void dscores_by_col(int rows, uint32_t valid_rows, int cols, const float* s, con
 }  // namespace
 
 BlockKernels block_kernels_avx2() {
-  return {scores, online_softmax, accumulate, product, accumulate_transposed, dscores_by_row, dscores_by_col, "avx2"};
+  return {scores, online_softmax_cols, accumulate, product, accumulate_transposed, dscores_by_row, dscores_by_col, "avx2"};
 }
 
 }  // namespace ops

@@ -51,29 +51,36 @@ void scores(int rows, int64_t d, const float* a, int64_t lda, const float* packe
   for (; r < rows; ++r) scores_rows<1>(r, d, a, lda, packed, scale, s);
 }
 
-void online_softmax(int rows, uint32_t valid, float* s, float* m, float* l, float* alpha) {
-  const __mmask16 k0 = low_half(valid), k1 = high_half(valid);
-  for (int r = 0; r < rows; ++r) {
-    float* row = s + r * kTile;
-    const __m512 x0 = _mm512_loadu_ps(row), x1 = _mm512_loadu_ps(row + 16);
-    const __m512 neg_inf = _mm512_set1_ps(kNegInf);
-    float mx = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_mask_mov_ps(neg_inf, k0, x0), _mm512_mask_mov_ps(neg_inf, k1, x1)));
-    if (mx == kNegInf) {
+void online_softmax_cols(int rows, uint32_t valid_rows, float* s, float* m, float* l, float* alpha) {
+  const __m512 neg_inf = _mm512_set1_ps(kNegInf);
+  __m512 mx[2], old[2];
+  for (int h = 0; h < 2; ++h) old[h] = mx[h] = _mm512_loadu_ps(m + 16 * h);
+  for (int k = 0; k < rows; ++k)
+    if ((valid_rows >> k) & 1u)
+      for (int h = 0; h < 2; ++h) mx[h] = _mm512_max_ps(mx[h], _mm512_loadu_ps(s + k * kTile + 16 * h));
+  __m512 sum[2];
+  for (int h = 0; h < 2; ++h) {
+    // exp(m - mx), but exactly 0 where m is the empty start -inf.
+    const __mmask16 started = _mm512_cmp_ps_mask(old[h], neg_inf, _CMP_NEQ_OQ);
+    const __m512 a = _mm512_maskz_mov_ps(started, vexp<V>(_mm512_sub_ps(old[h], mx[h])));
+    _mm512_storeu_ps(alpha + 16 * h, a);
+    sum[h] = _mm512_mul_ps(a, _mm512_loadu_ps(l + 16 * h));
+    _mm512_storeu_ps(m + 16 * h, mx[h]);
+  }
+  for (int k = 0; k < rows; ++k) {
+    float* row = s + k * kTile;
+    if (!((valid_rows >> k) & 1u)) {
       _mm512_storeu_ps(row, _mm512_setzero_ps());
       _mm512_storeu_ps(row + 16, _mm512_setzero_ps());
-      alpha[r] = 1.f;
       continue;
     }
-    mx = std::max(mx, m[r]);
-    alpha[r] = m[r] == kNegInf ? 0.f : std::exp(m[r] - mx);
-    const __m512 vm = _mm512_set1_ps(mx);
-    const __m512 p0 = _mm512_maskz_mov_ps(k0, vexp<V>(_mm512_sub_ps(x0, vm)));
-    const __m512 p1 = _mm512_maskz_mov_ps(k1, vexp<V>(_mm512_sub_ps(x1, vm)));
-    _mm512_storeu_ps(row, p0);
-    _mm512_storeu_ps(row + 16, p1);
-    l[r] = alpha[r] * l[r] + _mm512_reduce_add_ps(_mm512_add_ps(p0, p1));
-    m[r] = mx;
+    for (int h = 0; h < 2; ++h) {
+      const __m512 p = vexp<V>(_mm512_sub_ps(_mm512_loadu_ps(row + 16 * h), mx[h]));
+      _mm512_storeu_ps(row + 16 * h, p);
+      sum[h] = _mm512_add_ps(sum[h], p);
+    }
   }
+  for (int h = 0; h < 2; ++h) _mm512_storeu_ps(l + 16 * h, sum[h]);
 }
 
 // Transposed: weights p[c * kTile + r]; Overwrite: o is not read.
@@ -126,11 +133,12 @@ void product(int rows, int cols, int64_t d, const float* p, const float* v, int6
   for (; r < rows; ++r) accumulate_rows<1, false, true>(r, cols, d, p, v, ldv, nullptr, o, ldo);
 }
 
-void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o, int64_t ldo) {
+void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
+                           const float* alpha, float* o, int64_t ldo) {
   int r = 0;
-  for (; r + 8 <= rows; r += 8) accumulate_rows<8, true, false>(r, cols, d, p, v, ldv, nullptr, o, ldo);
-  for (; r + 4 <= rows; r += 4) accumulate_rows<4, true, false>(r, cols, d, p, v, ldv, nullptr, o, ldo);
-  for (; r < rows; ++r) accumulate_rows<1, true, false>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r + 8 <= rows; r += 8) accumulate_rows<8, true, false>(r, cols, d, p, v, ldv, alpha, o, ldo);
+  for (; r + 4 <= rows; r += 4) accumulate_rows<4, true, false>(r, cols, d, p, v, ldv, alpha, o, ldo);
+  for (; r < rows; ++r) accumulate_rows<1, true, false>(r, cols, d, p, v, ldv, alpha, o, ldo);
 }
 
 void dscores_by_row(int rows, uint32_t valid_cols, const float* s, const float* dp, const float* m,
@@ -175,7 +183,7 @@ void dscores_by_col(int rows, uint32_t valid_rows, int cols, const float* s, con
 }  // namespace
 
 BlockKernels block_kernels_avx512() {
-  return {scores, online_softmax, accumulate, product, accumulate_transposed, dscores_by_row, dscores_by_col, "avx512"};
+  return {scores, online_softmax_cols, accumulate, product, accumulate_transposed, dscores_by_row, dscores_by_col, "avx512"};
 }
 
 }  // namespace ops

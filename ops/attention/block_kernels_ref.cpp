@@ -20,26 +20,20 @@ void scores(int rows, int64_t d, const float* a, int64_t lda, const float* packe
     }
 }
 
-void online_softmax(int rows, uint32_t valid, float* s, float* m, float* l, float* alpha) {
-  for (int r = 0; r < rows; ++r) {
-    float* row = s + r * kTile;
-    float mx = kNegInf;
-    for (int c = 0; c < kTile; ++c)
-      if (bit(valid, c)) mx = std::max(mx, row[c]);
-    if (mx == kNegInf) {
-      for (int c = 0; c < kTile; ++c) row[c] = 0.f;
-      alpha[r] = 1.f;
-      continue;
-    }
-    mx = std::max(mx, m[r]);
-    alpha[r] = m[r] == kNegInf ? 0.f : std::exp(m[r] - mx);
+void online_softmax_cols(int rows, uint32_t valid_rows, float* s, float* m, float* l, float* alpha) {
+  for (int q = 0; q < kTile; ++q) {
+    float mx = m[q];
+    for (int k = 0; k < rows; ++k)
+      if (bit(valid_rows, k)) mx = std::max(mx, s[k * kTile + q]);
+    alpha[q] = m[q] == kNegInf ? 0.f : std::exp(m[q] - mx);
     float sum = 0.f;
-    for (int c = 0; c < kTile; ++c) {
-      row[c] = bit(valid, c) ? std::exp(row[c] - mx) : 0.f;
-      sum += row[c];
+    for (int k = 0; k < rows; ++k) {
+      float& e = s[k * kTile + q];
+      e = bit(valid_rows, k) ? std::exp(e - mx) : 0.f;
+      sum += e;
     }
-    l[r] = alpha[r] * l[r] + sum;
-    m[r] = mx;
+    l[q] = alpha[q] * l[q] + sum;
+    m[q] = mx;
   }
 }
 
@@ -62,11 +56,11 @@ void product(int rows, int cols, int64_t d, const float* p, const float* v, int6
     }
 }
 
-void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
-                           int64_t ldo) {
+void accumulate_transposed(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
+                           const float* alpha, float* o, int64_t ldo) {
   for (int r = 0; r < rows; ++r)
     for (int64_t j = 0; j < d; ++j) {
-      float acc = o[r * ldo + j];
+      float acc = alpha ? alpha[r] * o[r * ldo + j] : o[r * ldo + j];
       for (int c = 0; c < cols; ++c) acc += p[c * kTile + r] * v[c * ldv + j];
       o[r * ldo + j] = acc;
     }
@@ -97,7 +91,7 @@ void dscores_by_col(int rows, uint32_t valid_rows, int cols, const float* s, con
 }  // namespace
 
 BlockKernels block_kernels_ref() {
-  return {scores, online_softmax, accumulate, product, accumulate_transposed, dscores_by_row, dscores_by_col, "ref"};
+  return {scores, online_softmax_cols, accumulate, product, accumulate_transposed, dscores_by_row, dscores_by_col, "ref"};
 }
 
 }  // namespace ops

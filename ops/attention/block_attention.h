@@ -8,8 +8,9 @@
 // the output is 0) for backward, which recomputes the scores instead of storing them.
 //
 // The fused float32 path streams one (query block, key block) tile at a time (FlashAttention
-// on CPU): forward and the dQ pass split over query blocks, the dK/dV pass over key blocks;
-// no atomics, so results do not depend on the thread count. The reference (any T) computes the
+// on CPU): forward splits over query blocks, backward over key blocks (each tile's share of dQ
+// goes to a slot of its own and the shares are summed per query block in a fixed order); no
+// atomics, so results do not depend on the thread count. The reference (any T) computes the
 // same per token with plain loops, single-threaded.
 #pragma once
 #include <cstdint>

@@ -1,7 +1,5 @@
 #include "ops/attention/block_attention.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -225,7 +223,7 @@ void backward_two_passes(const BlockAttentionProblem& p, const BlockKernels& k, 
       k.scores(rows, d, q + row0 * d, d, pk + tile, scale, w.s);
       k.scores(rows, d, dout + row0 * d, d, pv + tile, 1.f, w.dp);
       k.dscores_by_row(rows, keys, w.s, w.dp, row_max + row0, inv_z + row0, delta + row0, scale, nullptr, w.ds);
-      k.accumulate(rows, static_cast<int>(kb.size), d, w.ds, key + (bh * p.N + kb.first) * d, d, nullptr,
+      k.accumulate(rows, static_cast<int>(kb.size), d, w.ds, key + (bh * p.N + kb.first) * d, d,
                    dq + row0 * d, d);
     }
   });
@@ -248,8 +246,8 @@ void backward_two_passes(const BlockAttentionProblem& p, const BlockKernels& k, 
       k.scores(rows, d, v + col0 * d, d, pdo + tile, 1.f, w.dp);
       k.dscores_by_col(rows, keys, static_cast<int>(qb.size), w.s, w.dp, row_max + row0, inv_z + row0,
                        delta + row0, scale, w.p, w.ds);
-      k.accumulate(rows, static_cast<int>(qb.size), d, w.p, dout + row0 * d, d, nullptr, dv + col0 * d, d);
-      k.accumulate(rows, static_cast<int>(qb.size), d, w.ds, q + row0 * d, d, nullptr, dk + col0 * d, d);
+      k.accumulate(rows, static_cast<int>(qb.size), d, w.p, dout + row0 * d, d, dv + col0 * d, d);
+      k.accumulate(rows, static_cast<int>(qb.size), d, w.ds, q + row0 * d, d, dk + col0 * d, d);
     }
   });
 }

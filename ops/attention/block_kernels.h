@@ -24,10 +24,9 @@ struct BlockKernels {
   // l[q] <- alpha[q] * l[q] + sum_k s[k, q], m[q] <- mx. Column-wise, the maxima and sums are
   // plain vector operations across 16 (or 8) queries at once.
   void (*online_softmax_cols)(int rows, uint32_t valid_rows, float* s, float* m, float* l, float* alpha);
-  // o[r * ldo + j] = [alpha[r] *] o[r * ldo + j] + sum_{c < cols} p[r * kTile + c] * v[c * ldv + j]
-  // for j < d (alpha may be nullptr: 1).
-  void (*accumulate)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv,
-                     const float* alpha, float* o, int64_t ldo);
+  // o[r * ldo + j] += sum_{c < cols} p[r * kTile + c] * v[c * ldv + j] for j < d.
+  void (*accumulate)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,
+                     int64_t ldo);
   // o[r * ldo + j] = sum_{c < cols} p[r * kTile + c] * v[c * ldv + j]: as accumulate, but
   // OVERWRITING o.
   void (*product)(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o,

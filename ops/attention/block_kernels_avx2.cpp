@@ -124,11 +124,10 @@ inline void accumulate_rows(int r, int cols, int64_t d, const float* p, const fl
   }
 }
 
-void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, const float* alpha,
-                float* o, int64_t ldo) {
+void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o, int64_t ldo) {
   int r = 0;
-  for (; r + 4 <= rows; r += 4) accumulate_rows<4>(r, cols, d, p, v, ldv, alpha, o, ldo);
-  for (; r < rows; ++r) accumulate_rows<1>(r, cols, d, p, v, ldv, alpha, o, ldo);
+  for (; r + 4 <= rows; r += 4) accumulate_rows<4>(r, cols, d, p, v, ldv, nullptr, o, ldo);
+  for (; r < rows; ++r) accumulate_rows<1>(r, cols, d, p, v, ldv, nullptr, o, ldo);
 }
 
 void product(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o, int64_t ldo) {

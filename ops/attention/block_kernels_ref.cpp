@@ -37,11 +37,10 @@ void online_softmax_cols(int rows, uint32_t valid_rows, float* s, float* m, floa
   }
 }
 
-void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, const float* alpha,
-                float* o, int64_t ldo) {
+void accumulate(int rows, int cols, int64_t d, const float* p, const float* v, int64_t ldv, float* o, int64_t ldo) {
   for (int r = 0; r < rows; ++r)
     for (int64_t j = 0; j < d; ++j) {
-      float acc = alpha ? alpha[r] * o[r * ldo + j] : o[r * ldo + j];
+      float acc = o[r * ldo + j];
       for (int c = 0; c < cols; ++c) acc += p[r * kTile + c] * v[c * ldv + j];
       o[r * ldo + j] = acc;
     }

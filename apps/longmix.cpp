@@ -7,6 +7,7 @@
 #include "apps/eval.h"
 #include "apps/gradcheck.h"
 #include "apps/plot.h"
+#include "apps/scaling/scaling.h"
 #include "apps/train.h"
 #include "engine/check.h"
 
@@ -19,7 +20,8 @@ constexpr const char* kUsage =
     "  train      train a model on a task (longmix train --help)\n"
     "  eval       metrics of a checkpoint on the validation or test split (longmix eval --help)\n"
     "  plot       draw a run's loss and accuracy curves to PNG with gnuplot (longmix plot RUN_DIR)\n"
-    "  gradcheck  check a whole model's gradients against finite differences (longmix gradcheck --help)\n";
+    "  gradcheck  check a whole model's gradients against finite differences (longmix gradcheck --help)\n"
+    "  scaling    time a workload over thread counts and sequence lengths, with CSV and plots (longmix scaling --help)\n";
 
 }  // namespace
 
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
     if (command == "eval") return apps::eval_main(argc - 1, argv + 1);
     if (command == "plot") return apps::plot_main(argc - 1, argv + 1);
     if (command == "gradcheck") return apps::gradcheck_main(argc - 1, argv + 1);
+    if (command == "scaling") return apps::scaling_main(argc - 1, argv + 1);
     std::cerr << "longmix: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   } catch (const engine::Error& e) {

@@ -1,11 +1,11 @@
 #include "apps/plot.h"
 
-#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <vector>
 
+#include "apps/gnuplot.h"
 #include "engine/check.h"
 #include "nn/json.h"
 
@@ -52,14 +52,7 @@ std::string plot_run(const std::string& dir) {
           "with linespoints title 'validation'\n"
        << "unset multiplot\n";
   }
-  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
-    std::cerr << "plot: gnuplot is not installed; apt-get install gnuplot-nox, then: gnuplot " << dir
-              << "/curves.gp\n";
-    return "";
-  }
-  const std::string cmd = "gnuplot '" + dir + "/curves.gp'";
-  LONGMIX_CHECK(std::system(cmd.c_str()) == 0, "plot: gnuplot failed on " << dir << "/curves.gp");
-  return png;
+  return run_gnuplot(dir + "/curves.gp", "plot") ? png : "";
 }
 
 int plot_main(int argc, const char* const* argv) {

@@ -40,11 +40,7 @@ std::string format_duration(double s) {
   return buf;
 }
 
-// Loss of a batch and the number of correct predictions in it.
-struct BatchOutcome {
-  Tensor loss;
-  int64_t correct = 0;
-};
+}  // namespace
 
 BatchOutcome score(const Task& task, const Tensor& outputs, const Tensor& targets) {
   BatchOutcome r;
@@ -67,6 +63,16 @@ BatchOutcome score(const Task& task, const Tensor& outputs, const Tensor& target
   return r;
 }
 
+namespace {
+
+uint64_t parameter_digest(const nn::Module& module) {
+  uint64_t h = 1469598103934665603ull;
+  for (const auto& [name, t] : module.named_parameters()) {
+    const auto* bytes = static_cast<const unsigned char*>(t.raw_data());
+    for (size_t i = 0; i < t.nbytes(); ++i) h = (h ^ bytes[i]) * 1099511628211ull;
+  }
+  return h;
+}
 
 std::unique_ptr<nn::Optimizer> make_optimizer(const Flags& f, nn::NamedTensors params) {
   const std::string& name = f.get_string("optimizer");
@@ -302,6 +308,7 @@ TrainResult train(Flags f, bool quiet) {
   const EvalResult v = evaluate(*model, *task, Split::val, eval_batch);
   log.write("val", steps, {{"loss", v.loss}, {"accuracy", v.accuracy}});
   result.test = evaluate(*model, *task, Split::test, eval_batch);
+  result.parameter_digest = parameter_digest(module);
   result.seconds = seconds_since(start);
   log.write("test", steps, {{"loss", result.test.loss}, {"accuracy", result.test.accuracy},
                             {"examples", static_cast<double>(result.test.examples)},

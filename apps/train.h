@@ -19,9 +19,17 @@ struct EvalResult {
 
 struct TrainResult {
   std::vector<double> train_losses;  // one per step
+  uint64_t parameter_digest = 0;     // FNV-1a of every parameter's bytes, in name order
   EvalResult test;
   double seconds = 0;
 };
+
+// Loss of a batch and the number of correct predictions in it.
+struct BatchOutcome {
+  Tensor loss;
+  int64_t correct = 0;
+};
+BatchOutcome score(const Task& task, const Tensor& outputs, const Tensor& targets);
 
 // Loss and accuracy of the model on a whole split, in evaluation mode, batch by batch.
 EvalResult evaluate(Model& model, const Task& task, Split split, int64_t batch_size);

@@ -1,7 +1,12 @@
 #include "engine/cpu.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include "engine/check.h"
 
@@ -51,6 +56,22 @@ Isa isa_from_environment() {
 Isa active_isa() {
   static const Isa isa = isa_from_environment();
   return isa;
+}
+
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+  }
+  return "unknown CPU";
+}
+
+int online_cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 }  // namespace engine

@@ -1,6 +1,7 @@
 // Which SIMD kernels to run. Detected once from the CPU; LONGMIX_ISA=ref|avx2|avx512 forces a
 // variant (asking for one the CPU lacks is an error, never a silent fallback).
 #pragma once
+#include <string>
 
 namespace engine {
 
@@ -10,6 +11,9 @@ const char* isa_name(Isa isa);
 bool cpu_supports(Isa isa);
 Isa detect_isa();   // the best the CPU supports
 Isa active_isa();   // detect_isa() or the LONGMIX_ISA override, decided once per process
+
+std::string cpu_model_name();  // /proc/cpuinfo's "model name", or "unknown CPU"
+int online_cores();            // cores this process may run on (its affinity mask)
 
 // The variant of a kernel family for active_isa(), from its three factories.
 template <class Family>

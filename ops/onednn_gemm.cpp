@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "engine/check.h"
+#include "engine/flop_counter.h"
 #include "engine/tensor.h"
 #include "ops/gemm.h"
 
@@ -182,6 +183,7 @@ void onednn_sgemm(const GemmShape& s, const float* A, const float* B, float* C, 
     gemm_plain<float>(s, A, B, C, accumulate, bias);
     return;
   }
+  engine::count_flops(2.0 * double(s.batch) * double(s.M) * double(s.N) * double(s.K));
   sgemm_fixed_tiles(s, A, B, C, accumulate, bias);
 }
 

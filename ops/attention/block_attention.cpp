@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "engine/cpu.h"
+#include "engine/flop_counter.h"
 #include "engine/parallel.h"
 #include "engine/tensor.h"
 
@@ -59,6 +60,11 @@ void for_each_block(int64_t items, Body&& body) {
   for (int64_t item = 0; item < items; ++item) body(item);
 }
 
+// FLOPs of one block x block tile product of width d, times the selected tiles.
+double tile_product_flops(const BlockAttentionProblem& p) {
+  return double(p.selection->count()) * 2.0 * double(p.block) * double(p.block) * double(p.d);
+}
+
 struct alignas(64) Scratch {
   float s[kTile * kTile], dp[kTile * kTile], p[kTile * kTile], ds[kTile * kTile];
   float m[kTile], l[kTile], alpha[kTile];
@@ -71,6 +77,7 @@ void block_attention_forward(const BlockAttentionProblem& p, const BlockKernels&
                              float* row_max, float* inv_z) {
   const int64_t nb = p.num_blocks(), d = p.d;
   const float scale = static_cast<float>(p.scale), eps = static_cast<float>(p.eps);
+  engine::count_flops(2 * tile_product_flops(p));  // scores and the weighted sum of V
   // Tiles are transposed (rows = keys, columns = queries) so that the softmax runs down the
   // columns with plain vector maxima and sums, and the weighted sum of V reads its weights
   // one cache line at a time.
@@ -259,6 +266,7 @@ void block_attention_backward(const BlockAttentionProblem& p, const BlockKernels
                               const float* inv_z, const float* delta, float* dq, float* dk, float* dv,
                               int64_t share_budget) {
   const int64_t max_pairs = share_budget / (p.block * p.d * static_cast<int64_t>(sizeof(float)));
+  engine::count_flops(5 * tile_product_flops(p));  // scores, dP, dV, dK, dQ
   if (largest_head_pairs(*p.selection, p.BH) <= max_pairs)
     backward_single_pass(p, k, max_pairs, q, key, v, dout, row_max, inv_z, delta, dq, dk, dv);
   else

@@ -1,5 +1,6 @@
 #include "ops/paramixer/sparse_mix.h"
 
+#include "engine/flop_counter.h"
 #include "engine/tape.h"
 #include "ops/paramixer/mix_kernels.h"
 
@@ -31,11 +32,14 @@ Tensor sparse_mix(const Tensor& w, const Tensor& v, const std::vector<int64_t>& 
   std::vector<int64_t> normalized(offsets.size());
   for (size_t k = 0; k < offsets.size(); ++k) normalized[k] = ((offsets[k] % d.N) + d.N) % d.N;
   Tensor out = Tensor::empty(v.shape(), v.dtype());
+  const double product_flops = 2.0 * double(d.B) * double(d.N) * double(d.L) * double(d.D);
+  engine::count_flops(product_flops);
   if (v.dtype() == engine::DType::f32)
     mix_kernels().forward(d, normalized.data(), w.data<float>(), v.data<float>(), residual, out.data<float>());
   else
     mix_forward_ref<double>(d, normalized.data(), w.data<double>(), v.data<double>(), residual, out.data<double>());
-  engine::record("sparse_mix", out, {w, v}, [w, v, d, normalized, residual](const Tensor& dout, engine::Grads& g) {
+  engine::record("sparse_mix", out, {w, v}, [w, v, d, normalized, residual, product_flops](const Tensor& dout, engine::Grads& g) {
+    engine::count_flops(product_flops * (g.needs(0) + g.needs(1)));  // dW and dV: one product each
     const int64_t* o = normalized.data();
     if (dout.dtype() == engine::DType::f32) {
       const MixKernels& k = mix_kernels();

@@ -263,9 +263,10 @@ std::vector<std::string> write_scaling_report(const ScalingReport& report, const
   std::vector<int64_t> lengths;
   std::vector<int> threads;
   write_plots(report, dir, lengths, threads);
+  // A plot over a single thread count or a single length would be one point: not drawn.
   std::vector<std::string> drawn;
-  for (const char* name : {"strong_scaling", "length_scaling"})
-    if (run_gnuplot(dir + "/" + name + ".gp", "scaling")) drawn.push_back(dir + "/" + name + ".png");
+  if (threads.size() > 1 && run_gnuplot(dir + "/strong_scaling.gp", "scaling")) drawn.push_back(dir + "/strong_scaling.png");
+  if (lengths.size() > 1 && run_gnuplot(dir + "/length_scaling.gp", "scaling")) drawn.push_back(dir + "/length_scaling.png");
   return drawn;
 }
 

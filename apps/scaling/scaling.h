@@ -32,8 +32,8 @@ void add_scaling_flags(Flags& flags);
 ScalingReport run_scaling(const Flags& flags, bool quiet = false);
 
 // The files of a report in `dir`: scaling.csv, scaling.json, scaling.dat and the gnuplot
-// scripts; then strong_scaling.png and length_scaling.png when gnuplot is installed.
-// Returns the PNG paths drawn.
+// scripts; then strong_scaling.png (two or more thread counts) and length_scaling.png (two or
+// more lengths) when gnuplot is installed. Returns the PNG paths drawn.
 std::vector<std::string> write_scaling_report(const ScalingReport& report, const std::string& dir);
 
 // "1,2,4" -> {1, 2, 4}: positive, strictly ascending; errors name the flag.

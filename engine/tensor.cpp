@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "engine/allocator.h"
+#include "engine/parallel.h"
 #include "engine/rng.h"
 
 namespace engine {
@@ -33,7 +34,11 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) { return Tensor(make_impl(
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype) {
   Tensor t = empty(shape, dtype);
-  std::memset(t.raw_data(), 0, t.nbytes());
+  // Gradient buffers reach hundreds of MB at long N: clear them on every thread.
+  char* p = static_cast<char*>(t.raw_data());
+  parallel_for(static_cast<int64_t>(t.nbytes()), int64_t{1} << 20, [p](int64_t b0, int64_t b1) {
+    std::memset(p + b0, 0, static_cast<size_t>(b1 - b0));
+  });
   return t;
 }
 

@@ -47,10 +47,8 @@ Tensor ParamixerLayer::forward_body(const Tensor& v_in, const Tensor& x, uint64_
   // All factors' link values at once: (M, B*N, L).
   Tensor w_all = ops::factor_mlp(ops::reshape(x, {B * N_, -1}), factor_hidden_.weight(),
                                  factor_hidden_.bias(), factor_weight_, factor_bias_);
-  for (int64_t m = 0; m < M; ++m) {
-    Tensor w = ops::reshape(ops::slice(w_all, 0, m, 1), {B, N_, L_});
-    v = ops::sparse_mix(w, v, offsets_[static_cast<size_t>(m)], /*residual=*/true);  // V + P_m(W_m, V)
-  }
+  for (int64_t m = 0; m < M; ++m)  // V + P_m(W_m, V)
+    v = ops::sparse_mix_factor(w_all, m, v, offsets_[static_cast<size_t>(m)], /*residual=*/true);
   return dropout_.forward(v, dropout_seed);
 }
 

@@ -101,6 +101,28 @@ TEST(SparseMix, WrongShapesAreNamed) {
                engine::Error);  // chord at N = 16 has 5 links
 }
 
+// Factor m of stacked link values (M, B*N, L) is the product with that block alone; gradients
+// reach exactly that block of the stack (and none leaks into the other factors' blocks).
+TEST(SparseMix, FactorOfAStackEqualsTheProductWithItsBlock) {
+  engine::Rng rng(8);
+  const int64_t M = 3, B = 2, N = 37, D = 5;
+  const auto offsets = ops::cdil_offsets(N, 2);
+  const int64_t L = static_cast<int64_t>(offsets.size());
+  Tensor w_all = testing_util::randn({M, B * N, L}, rng), v = testing_util::randn({B, N, D}, rng);
+  const auto r = engine::gradcheck([&] { return ops::sparse_mix_factor(w_all, 1, v, offsets, true); }, {w_all, v});
+  EXPECT_TRUE(r.ok) << r.report;
+  for (int64_t m = 0; m < M; ++m) {
+    Tensor block = Tensor::empty({B, N, L}, DType::f64);
+    for (int64_t e = 0; e < B * N * L; ++e) block.data<double>()[e] = w_all.at_flat(m * B * N * L + e);
+    engine::NoGradGuard no_grad;
+    EXPECT_TRUE(testing_util::all_close(ops::sparse_mix_factor(w_all, m, v, offsets, true),
+                                        ops::sparse_mix(block, v, offsets, true), 0, 0))
+        << "factor " << m;
+  }
+  EXPECT_NE(testing_util::error_of([&] { ops::sparse_mix_factor(w_all, 3, v, offsets); }).find("factor 3 of w (3,74,9) is out of range"),
+            std::string::npos);
+}
+
 struct MixVariant {
   const char* name;
   engine::Isa isa;

@@ -1,9 +1,9 @@
 #include "ops/paramixer/factor_mlp.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/tape.h"
-#include "ops/column_sum.h"
 #include "ops/gelu_kernels.h"
 #include "ops/gemm.h"
 #include "ops/paramixer/mix_kernels.h"
@@ -16,9 +16,14 @@ using engine::Tensor;
 struct FactorDims {
   int64_t R, D, M, H, L;
   int64_t MH() const { return M * H; }
-  // Rows per chunk: the hidden chunk is about 2 MB, so it stays in cache between its GEMMs.
-  // A function of the shapes only, so the arithmetic never depends on the thread count.
-  int64_t chunk() const { return std::clamp<int64_t>((int64_t{1} << 21) / std::max<int64_t>(MH(), 1), 64, 8192); }
+  // Rows per chunk: a chunk's hidden layer (chunk x M*H, ~384 KB) and, in backward, its three
+  // such buffers stay in the L2 cache of the core that owns the chunk.
+  int64_t chunk() const { return std::clamp<int64_t>((int64_t{96} << 10) / std::max<int64_t>(MH(), 1), 16, 4096); }
+  int64_t chunks() const { return (R + chunk() - 1) / chunk(); }
+  // Backward's weight-gradient partials: one per group of consecutive chunks, summed in group
+  // order at the end. Fixed by the shapes, so the sums never depend on the thread count.
+  int64_t groups() const { return std::min<int64_t>(chunks(), 32); }
+  int64_t partial_size() const { return MH() * D + MH() + M * L * H + M * L; }  // dw1, db1, dw2, db2
 };
 
 FactorDims dims_or_throw(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2,
@@ -68,48 +73,79 @@ void second_layer_dpre(const FactorDims& d, int64_t r0, int64_t n, const T* dout
   }
 }
 
+// out[j] += sum over n rows of x[r, j], in row order (one thread's partial).
+template <class T>
+void add_rows(int64_t n, int64_t cols, const T* x, T* out) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t j = 0; j < cols; ++j) out[j] += x[r * cols + j];
+}
+
+// Each chunk is one thread's from start to end (its GEMMs run single-threaded inside this
+// parallel loop), so its hidden layer never leaves that core's cache.
 template <class T>
 void forward(const FactorDims& d, const T* x, const T* w1, const T* b1, const T* w2, const T* b2, T* out) {
-  Tensor scratch = Tensor::empty({d.chunk(), d.MH()}, engine::dtype_of<T>());
-  T* h = scratch.data<T>();
-  for (int64_t r0 = 0; r0 < d.R; r0 += d.chunk()) {
-    const int64_t n = std::min(d.chunk(), d.R - r0);
-    first_layer(d, r0, n, x, w1, b1, h);
-    gelu_forward(n * d.MH(), h, h);
-    second_layer(d, r0, n, h, w2, b2, out);
+  engine::parallel_for(d.chunks(), 1, [&](int64_t c0, int64_t c1) {
+    Tensor scratch = Tensor::empty({d.chunk(), d.MH()}, engine::dtype_of<T>());
+    T* h = scratch.data<T>();
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t r0 = c * d.chunk(), n = std::min(d.chunk(), d.R - r0);
+      first_layer(d, r0, n, x, w1, b1, h);
+      gelu_forward(n * d.MH(), h, h);
+      second_layer(d, r0, n, h, w2, b2, out);
+    }
+  });
+}
+
+// The chunks of rows [r_begin, r_end): dx rows written directly (owned), weight gradients
+// accumulated into this group's partial (dw1, db1, dw2, db2 laid end to end).
+template <class T>
+void backward_group(const FactorDims& d, int64_t r_begin, int64_t r_end, const T* dout, const T* x, const T* w1,
+                    const T* b1, const T* w2, T* dx, T* partial) {
+  const int64_t C = d.chunk(), MH = d.MH();
+  Tensor buffers = Tensor::empty({3, C, MH}, engine::dtype_of<T>());
+  T *pre = buffers.data<T>(), *h = pre + C * MH, *dh = h + C * MH;
+  T *dw1 = partial, *db1 = dw1 + MH * d.D, *dw2 = db1 + MH, *db2 = dw2 + d.M * d.L * d.H;
+  for (int64_t r0 = r_begin; r0 < r_end; r0 += C) {
+    const int64_t n = std::min(C, r_end - r0);
+    first_layer(d, r0, n, x, w1, b1, pre);           // recomputed, not stored
+    gelu_value_and_derivative(n * MH, pre, h, pre);  // h = gelu(pre); pre <- gelu'(pre)
+    second_layer_dpre(d, r0, n, dout, w2, pre, dh);  // dh now holds d(loss)/d(pre)
+    for (int64_t m = 0; m < d.M; ++m) {
+      const T* dout_m = dout + (m * d.R + r0) * d.L;  // (n, L); dw2_m (L,H) += dout_m^T @ h[:, block m]
+      GemmShape s_w{1, d.L, d.H, n, true, false};
+      s_w.ldb = MH;
+      gemm<T>(s_w, dout_m, h + m * d.H, dw2 + m * d.L * d.H, true);
+      add_rows<T>(n, d.L, dout_m, db2 + m * d.L);
+    }
+    gemm<T>({1, MH, d.D, n, true, false}, dh, x + r0 * d.D, dw1, true);
+    add_rows<T>(n, MH, dh, db1);
+    if (dx) gemm<T>({1, n, d.D, MH, false, false}, dh, w1, dx + r0 * d.D, true);
   }
 }
 
 template <class T>
 void backward(const FactorDims& d, const T* dout, const T* x, const T* w1, const T* b1, const T* w2,
               engine::Grads& g) {
-  const int64_t C = d.chunk(), MH = d.MH();
-  Tensor pre_t = Tensor::empty({C, MH}, engine::dtype_of<T>());
-  Tensor h_t = Tensor::empty({C, MH}, engine::dtype_of<T>());
-  Tensor dh_t = Tensor::empty({C, MH}, engine::dtype_of<T>());
-  T *pre = pre_t.data<T>(), *h = h_t.data<T>(), *dh = dh_t.data<T>();
+  const int64_t groups = d.groups(), chunks_per_group = (d.chunks() + groups - 1) / groups;
+  const int64_t rows_per_group = chunks_per_group * d.chunk(), P = d.partial_size();
+  Tensor partials = Tensor::zeros({groups, P}, engine::dtype_of<T>());
   T* dx = g.needs(0) ? g.at(0).data<T>() : nullptr;
-  T* dw1 = g.needs(1) ? g.at(1).data<T>() : nullptr;
-  T* db1 = g.needs(2) ? g.at(2).data<T>() : nullptr;
-  T* dw2 = g.needs(3) ? g.at(3).data<T>() : nullptr;
-  T* db2 = g.needs(4) ? g.at(4).data<T>() : nullptr;
-  for (int64_t r0 = 0; r0 < d.R; r0 += C) {
-    const int64_t n = std::min(C, d.R - r0);
-    first_layer(d, r0, n, x, w1, b1, pre);  // recomputed, not stored
-    gelu_value_and_derivative(n * MH, pre, h, pre);  // h = gelu(pre); pre <- gelu'(pre)
-    second_layer_dpre(d, r0, n, dout, w2, pre, dh);  // dh now holds d(loss)/d(pre)
-    for (int64_t m = 0; m < d.M; ++m) {
-      const T* dout_m = dout + (m * d.R + r0) * d.L;  // (n, L)
-      if (dw2) {  // dw2_m (L,H) += dout_m^T @ h[:, block m]
-        GemmShape s_w{1, d.L, d.H, n, true, false};
-        s_w.ldb = MH;
-        gemm<T>(s_w, dout_m, h + m * d.H, dw2 + m * d.L * d.H, true);
-      }
-      if (db2) accumulate_column_sums<T>(n, d.L, dout_m, db2 + m * d.L);
+  engine::parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
+    for (int64_t grp = g0; grp < g1; ++grp) {
+      const int64_t r_begin = std::min(d.R, grp * rows_per_group), r_end = std::min(d.R, r_begin + rows_per_group);
+      backward_group(d, r_begin, r_end, dout, x, w1, b1, w2, dx, partials.data<T>() + grp * P);
     }
-    if (dw1) gemm<T>({1, MH, d.D, n, true, false}, dh, x + r0 * d.D, dw1, true);
-    if (db1) accumulate_column_sums<T>(n, MH, dh, db1);
-    if (dx) gemm<T>({1, n, d.D, MH, false, false}, dh, w1, dx + r0 * d.D, true);
+  });
+  // The groups' partials summed in group order, then each part added to its parameter's gradient.
+  T* total = partials.data<T>();
+  for (int64_t grp = 1; grp < groups; ++grp)
+    for (int64_t e = 0; e < P; ++e) total[e] += total[grp * P + e];
+  const int64_t sizes[4] = {d.MH() * d.D, d.MH(), d.M * d.L * d.H, d.M * d.L};
+  int64_t at = 0;
+  for (int i = 0; i < 4; at += sizes[i], ++i) {
+    if (!g.needs(i + 1)) continue;
+    T* grad = g.at(i + 1).data<T>();
+    for (int64_t e = 0; e < sizes[i]; ++e) grad[e] += total[at + e];
   }
 }
 

@@ -74,7 +74,9 @@ inline void weighted_rows(int64_t K, int64_t D, const Job& job, int64_t r0, int6
   for (; r < r1; ++r) weighted_rows_cols<1>(K, D, job, r, accumulate);
 }
 
-// out[r] = [v[r]] + sum_k w[r,k] v[src(r,k)]
+// out[r] = [v[r]] + sum_k w[r,k] v[src(r,k)]. The job is made per row, so that the row's
+// position i = r mod N is divided out once, not once per link (a 64-bit division per link
+// cost more than the row's loads and FMAs together).
 void forward(const MixDims& d, const int64_t* offsets, const float* w, const float* v, bool residual,
              float* out) {
   struct Job {
@@ -83,16 +85,18 @@ void forward(const MixDims& d, const int64_t* offsets, const float* w, const flo
     const float *w, *v;
     bool residual;
     float* o;
+    int64_t first, i;  // the row's batch starts at row `first`; the row is `i` within it
     float coef(int64_t r, int64_t k) const { return w[r * d.L + k]; }
-    const float* row(int64_t r, int64_t k) const {
-      return v + (r - r % d.N + mix_src(r % d.N, offsets[k], d.N)) * d.D;
-    }
+    const float* row(int64_t, int64_t k) const { return v + (first + mix_src(i, offsets[k], d.N)) * d.D; }
     const float* self(int64_t r) const { return residual ? v + r * d.D : nullptr; }
     const float* scale(int64_t) const { return nullptr; }
     float* out(int64_t r) const { return o + r * d.D; }
-  } job{d, offsets, w, v, residual, out};
+  };
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
-    weighted_rows<1>(d.L, d.D, job, r0, r1, false);
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t i = r % d.N;
+      weighted_rows_cols<1>(d.L, d.D, Job{d, offsets, w, v, residual, out, r - i, i}, r, false);
+    }
   });
 }
 
@@ -168,21 +172,25 @@ void backward_w(const MixDims& d, const int64_t* offsets, const float* dout, con
 // dv[j] += [dout[j]] + sum_k w[s,k] dout[s], s = (j - o_k) mod N: a gather, rows of dv owned.
 void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, const float* w, bool residual,
                 float* dv) {
-  struct Job {
+  struct Job {  // made per row, as in forward
     const MixDims& d;
     const int64_t* offsets;
     const float *dout, *w;
     bool residual;
     float* dv;
-    int64_t src(int64_t r, int64_t k) const { return r - r % d.N + mix_dst(r % d.N, offsets[k], d.N); }
-    float coef(int64_t r, int64_t k) const { return w[src(r, k) * d.L + k]; }
-    const float* row(int64_t r, int64_t k) const { return dout + src(r, k) * d.D; }
+    int64_t first, j;
+    int64_t src(int64_t k) const { return first + mix_dst(j, offsets[k], d.N); }
+    float coef(int64_t, int64_t k) const { return w[src(k) * d.L + k]; }
+    const float* row(int64_t, int64_t k) const { return dout + src(k) * d.D; }
     const float* self(int64_t r) const { return residual ? dout + r * d.D : nullptr; }
     const float* scale(int64_t) const { return nullptr; }
     float* out(int64_t r) const { return dv + r * d.D; }
-  } job{d, offsets, dout, w, residual, dv};
+  };
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
-    weighted_rows<1>(d.L, d.D, job, r0, r1, true);
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t j = r % d.N;
+      weighted_rows_cols<1>(d.L, d.D, Job{d, offsets, dout, w, residual, dv, r - j, j}, r, true);
+    }
   });
 }
 

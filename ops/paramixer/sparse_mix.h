@@ -14,4 +14,9 @@ namespace ops {
 engine::Tensor sparse_mix(const engine::Tensor& w, const engine::Tensor& v,
                           const std::vector<int64_t>& offsets, bool residual = false);
 
+// The same product with factor m of stacked link values w_all (M, B*N, L), as the factor MLPs
+// produce them: no slice, and dW lands directly in factor m's block of w_all's gradient.
+engine::Tensor sparse_mix_factor(const engine::Tensor& w_all, int64_t factor, const engine::Tensor& v,
+                                 const std::vector<int64_t>& offsets, bool residual = false);
+
 }  // namespace ops

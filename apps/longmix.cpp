@@ -4,6 +4,7 @@
 #include <iostream>
 #include <string>
 
+#include "apps/distributed.h"
 #include "apps/eval.h"
 #include "apps/gradcheck.h"
 #include "apps/plot.h"
@@ -31,6 +32,12 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
+  // Under mpirun, MPI starts before any thread does; a rank that fails ends the whole job
+  // (MPI_Abort) instead of leaving the others waiting in a reduction.
+  apps::Distributed& world = apps::Distributed::world();
+  const std::string who = world.active() ? " (rank " + std::to_string(world.rank()) + " of " +
+                                               std::to_string(world.size()) + ")"
+                                         : "";
   try {
     if (command == "train") return apps::train_main(argc - 1, argv + 1);
     if (command == "eval") return apps::eval_main(argc - 1, argv + 1);
@@ -40,10 +47,14 @@ int main(int argc, char** argv) {
     std::cerr << "longmix: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   } catch (const engine::Error& e) {
-    std::cerr << "\nlongmix " << command << ": error: " << e.what() << "\n";
+    const std::string message = "\nlongmix " + command + who + ": error: " + e.what() + "\n";
+    if (world.active()) world.abort(message, 2);
+    std::cerr << message;
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "\nlongmix " << command << ": internal error: " << e.what() << "\n";
+    const std::string message = "\nlongmix " + command + who + ": internal error: " + e.what() + "\n";
+    if (world.active()) world.abort(message, 1);
+    std::cerr << message;
     return 1;
   }
 }

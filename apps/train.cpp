@@ -8,13 +8,16 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "apps/config_file.h"
+#include "apps/distributed.h"
 #include "apps/metrics_log.h"
 #include "apps/models.h"
 #include "apps/presets.h"
 #include "apps/run_checkpoint.h"
 #include "apps/tasks/registry.h"
+#include "engine/batch_shard.h"
 #include "engine/check.h"
 #include "engine/cpu.h"
 #include "engine/tape.h"
@@ -133,21 +136,24 @@ class Progress {
 EvalResult evaluate(Model& model, const Task& task, Split split, int64_t batch_size) {
   engine::NoGradGuard no_grad;
   model.module().eval();
+  // Under MPI the ranks take turns over the batches and sum what they found.
+  Distributed& world = Distributed::world();
   EvalResult r;
-  double loss_sum = 0;
-  int64_t correct = 0;
+  double totals[2] = {0, 0};  // loss sum, correct
   const int64_t n = task.split_size(split);
-  for (int64_t first = 0; first < n; first += batch_size) {
+  for (int64_t first = 0, index = 0; first < n; first += batch_size, ++index) {
+    if (index % world.size() != world.rank()) continue;
     const int64_t count = std::min(batch_size, n - first);
     const Batch b = task.batch(split, first, count);
     const BatchOutcome o = score(task, model.forward(b.inputs, b.mask), b.targets);
-    loss_sum += o.loss.item() * static_cast<double>(count);
-    correct += o.correct;
+    totals[0] += o.loss.item() * static_cast<double>(count);
+    totals[1] += static_cast<double>(o.correct);
   }
+  world.sum(totals, 2);
   model.module().train();
   r.examples = n;
-  r.loss = loss_sum / static_cast<double>(std::max<int64_t>(n, 1));
-  r.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(n, 1));
+  r.loss = totals[0] / static_cast<double>(std::max<int64_t>(n, 1));
+  r.accuracy = totals[1] / static_cast<double>(std::max<int64_t>(n, 1));
   return r;
 }
 
@@ -176,6 +182,14 @@ void add_train_flags(Flags& f) {
 }
 
 namespace {
+
+// What every rank must agree on: the resolved flags but --threads (per rank).
+std::string configuration_without_threads(const Flags& f) {
+  std::string text;
+  for (const auto& [name, value] : f.resolved())
+    if (name != "threads") text += name + "=" + value + "\n";
+  return text;
+}
 
 // Flags a resumed run may change: how long it goes on and how it reports, never what it computes.
 bool changeable_on_resume(const std::string& name) {
@@ -228,6 +242,15 @@ TrainResult train(Flags f, bool quiet) {
   LONGMIX_CHECK(f.get_int("seed") >= 0, "--seed must be >= 0, got " << f.get_int("seed"));
   engine::set_num_threads(static_cast<int>(f.get_int("threads")));
 
+  // Data parallelism: rank r of K trains on rows [r * B/K, (r+1) * B/K) of every global batch.
+  Distributed& world = Distributed::world();
+  LONGMIX_CHECK(batch % world.size() == 0, "--batch " << batch << " (the global batch) must split evenly over the "
+                                                       << world.size() << " ranks");
+  const int64_t local_batch = batch / world.size();
+  engine::set_batch_shard(world.rank());
+  world.check_same("the configuration", configuration_without_threads(f));
+  quiet = quiet || !world.is_root();
+
   const std::unique_ptr<Task> task = make_task(f);
   engine::Rng init_rng(engine::splitmix64(static_cast<uint64_t>(f.get_int("seed")) + 17));
   const std::unique_ptr<Model> model = make_model(f, *task, init_rng);
@@ -237,46 +260,58 @@ TrainResult train(Flags f, bool quiet) {
 
   std::string out_dir = f.get_string("out");
   if (out_dir.empty()) out_dir = "runs/" + f.get_string("model") + "-" + task->name();
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  LONGMIX_CHECK(!ec, "cannot create run directory " << out_dir << ": " << ec.message());
-  {
+  std::optional<MetricsLog> log;  // rank 0 alone writes the run directory
+  if (world.is_root()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    LONGMIX_CHECK(!ec, "cannot create run directory " << out_dir << ": " << ec.message());
     std::ofstream config(out_dir + "/config.json");
     config << f.resolved_json() << "\n";
     LONGMIX_CHECK(config.good(), "cannot write " << out_dir << "/config.json");
+    log.emplace(out_dir + "/metrics.jsonl", resuming);
   }
+  auto record = [&](const std::string& split, int64_t step, const std::vector<std::pair<std::string, double>>& values) {
+    if (log) log->write(split, step, values);
+  };
   if (resuming) restore_run_checkpoint(checkpoint, module, optimizer.get());
-  MetricsLog log(out_dir + "/metrics.jsonl", resuming);
   Progress progress(quiet, steps);
   if (!preset.empty()) progress.message(preset);
   progress.message("config: " + f.resolved_json());
   if (resuming) progress.message("resuming from " + checkpoint.path + " at step " + std::to_string(checkpoint.step));
   progress.message("longmix train: model " + f.get_string("model") + " (" +
                    std::to_string(module.num_parameters()) + " parameters), task " + task->name() +
-                   ", " + std::to_string(engine::num_threads()) + " threads, kernels " +
+                   (world.active() ? ", " + std::to_string(world.size()) + " MPI ranks x " : ", ") +
+                   std::to_string(engine::num_threads()) + " threads, kernels " +
                    engine::isa_name(engine::active_isa()) + ", run directory " + out_dir);
 
   TrainResult result;
+  double communication_s = 0;
+  std::vector<Tensor> params;
+  for (const auto& [name, p] : optimizer->params()) params.push_back(p);
   const Clock::time_point start = Clock::now();
   double window_loss = 0;
   int64_t window_correct = 0, window_steps = 0;
   Clock::time_point window_start = start;
   module.train();
   for (int64_t step = checkpoint.step + 1; step <= steps; ++step) {
-    const Batch b = task->batch(Split::train, (step - 1) * batch, batch);
+    const Batch b = task->batch(Split::train, (step - 1) * batch + world.rank() * local_batch, local_batch);
     const double lr = schedule.lr(step - 1);
     module.zero_grad();
     const BatchOutcome o = score(*task, model->forward(b.inputs, b.mask), b.targets);
-    const double loss = o.loss.item();
+    // The global batch's loss and correct count (every rank gets the same, so all stop together).
+    double totals[2] = {o.loss.item(), static_cast<double>(o.correct)};
+    world.sum(totals, 2);
+    const double loss = totals[0] / world.size();
     LONGMIX_CHECK(std::isfinite(loss), "training stopped: the loss is " << loss << " at step " << step
                                                                         << " (try a lower --lr or --clip)");
     engine::backward(o.loss);
+    communication_s += world.average_gradients(params);
     const double grad_norm = clip > 0 ? nn::clip_grad_norm(optimizer->params(), clip) : 0;
     optimizer->step(lr);
 
     result.train_losses.push_back(loss);
     window_loss += loss;
-    window_correct += o.correct;
+    window_correct += static_cast<int64_t>(totals[1]);
     ++window_steps;
     if (step % log_every == 0 || step == steps) {
       const double elapsed = seconds_since(start), window = seconds_since(window_start);
@@ -287,18 +322,21 @@ TrainResult train(Flags f, bool quiet) {
           {"loss", mean_loss}, {"accuracy", acc}, {"lr", lr}, {"seq_per_s", seq_per_s},
           {"elapsed_s", elapsed}};
       if (clip > 0) values.emplace_back("grad_norm", grad_norm);
-      log.write("train", step, values);
+      if (world.active()) values.emplace_back("communication_s", communication_s);
+      record("train", step, values);
       progress.update(step, mean_loss, acc, lr, seq_per_s,
                       elapsed / static_cast<double>(step - checkpoint.step) * static_cast<double>(steps - step));
       window_loss = 0;
       window_correct = window_steps = 0;
       window_start = Clock::now();
     }
-    if (save_every > 0 && (step % save_every == 0 || step == steps))
-      save_run_checkpoint(out_dir, step, module, *optimizer, f, keep);
+    if (save_every > 0 && (step % save_every == 0 || step == steps)) {
+      world.check_same("the parameters at step " + std::to_string(step), std::to_string(parameter_digest(module)));
+      if (world.is_root()) save_run_checkpoint(out_dir, step, module, *optimizer, f, keep);
+    }
     if (eval_every > 0 && step % eval_every == 0 && step != steps) {
       const EvalResult v = evaluate(*model, *task, Split::val, eval_batch);
-      log.write("val", step, {{"loss", v.loss}, {"accuracy", v.accuracy}});
+      record("val", step, {{"loss", v.loss}, {"accuracy", v.accuracy}});
       char line[160];
       std::snprintf(line, sizeof line, "val step %lld: loss %.4f accuracy %.4f",
                     static_cast<long long>(step), v.loss, v.accuracy);
@@ -306,13 +344,14 @@ TrainResult train(Flags f, bool quiet) {
     }
   }
   const EvalResult v = evaluate(*model, *task, Split::val, eval_batch);
-  log.write("val", steps, {{"loss", v.loss}, {"accuracy", v.accuracy}});
+  record("val", steps, {{"loss", v.loss}, {"accuracy", v.accuracy}});
   result.test = evaluate(*model, *task, Split::test, eval_batch);
   result.parameter_digest = parameter_digest(module);
   result.seconds = seconds_since(start);
-  log.write("test", steps, {{"loss", result.test.loss}, {"accuracy", result.test.accuracy},
-                            {"examples", static_cast<double>(result.test.examples)},
-                            {"elapsed_s", result.seconds}});
+  record("test", steps, {{"loss", result.test.loss}, {"accuracy", result.test.accuracy},
+                         {"examples", static_cast<double>(result.test.examples)},
+                         {"elapsed_s", result.seconds}, {"communication_s", communication_s}});
+  result.communication_seconds = communication_s;
   char line[256];
   std::snprintf(line, sizeof line,
                 "test: loss %.4f accuracy %.4f on %lld examples (val accuracy %.4f) after %lld "
@@ -320,6 +359,11 @@ TrainResult train(Flags f, bool quiet) {
                 result.test.loss, result.test.accuracy, static_cast<long long>(result.test.examples),
                 v.accuracy, static_cast<long long>(steps), result.seconds);
   progress.message(line);
+  if (world.active()) {
+    std::snprintf(line, sizeof line, "communication: %.2f s of %.1f s (%.1f%%) in gradient all-reduces over %d ranks",
+                  communication_s, result.seconds, 100 * communication_s / std::max(result.seconds, 1e-9), world.size());
+    progress.message(line);
+  }
   return result;
 }
 

@@ -22,6 +22,7 @@ struct TrainResult {
   uint64_t parameter_digest = 0;     // FNV-1a of every parameter's bytes, in name order
   EvalResult test;
   double seconds = 0;
+  double communication_seconds = 0;  // in gradient all-reduces (MPI), part of `seconds`
 };
 
 // Loss of a batch and the number of correct predictions in it.

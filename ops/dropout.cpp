@@ -1,5 +1,6 @@
 #include "ops/dropout.h"
 
+#include "engine/batch_shard.h"
 #include "engine/parallel.h"
 #include "engine/rng.h"
 #include "engine/tape.h"
@@ -11,12 +12,14 @@ inline bool keep(uint64_t seed, int64_t i, uint64_t threshold) {
   return engine::splitmix64(seed ^ (static_cast<uint64_t>(i) * 0xd1b54a32d192ed03ull)) >= threshold;
 }
 
+// Element i of this process's shard is element first + i of the whole batch (batch_shard.h).
 template <class T>
 void apply_mask(int64_t n, uint64_t seed, uint64_t threshold, T scale, const T* in, T* out,
                 bool accumulate) {
+  const int64_t first = engine::batch_shard() * n;
   engine::parallel_for(n, 1 << 14, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
-      const T v = keep(seed, i, threshold) ? in[i] * scale : T(0);
+      const T v = keep(seed, first + i, threshold) ? in[i] * scale : T(0);
       out[i] = accumulate ? out[i] + v : v;
     }
   });

@@ -1,7 +1,7 @@
 #include "apps/tasks/listops.h"
 
 #include <algorithm>
-#include <functional>
+#include <sstream>
 
 #include "apps/tasks/synthetic.h"
 #include "engine/check.h"
@@ -70,22 +70,56 @@ ListOpsExample generate_listops(const ListOpsConfig& c, Split split, int64_t ind
   }
 }
 
+// With an explicit stack of open operators, not recursion: a sequence nested a million
+// deep is an answer or an error, never a stack overflow.
 int evaluate_listops(const std::vector<int32_t>& tokens) {
-  size_t pos = 0;
-  std::function<int()> expr = [&]() -> int {
-    LONGMIX_CHECK(pos < tokens.size(), "listops: expression ends early");
-    const int32_t t = tokens[pos++];
-    if (t >= 1 && t <= 10) return t - 1;
-    LONGMIX_CHECK(t >= kFirstOp && t < kClose, "listops: unexpected token " << t << " at " << pos - 1);
+  struct Open {
+    int op;
     std::vector<int> args;
-    while (pos < tokens.size() && tokens[pos] != kClose) args.push_back(expr());
-    LONGMIX_CHECK(pos < tokens.size() && !args.empty(), "listops: unclosed or empty operator");
-    ++pos;
-    return apply(t - kFirstOp, args);
   };
-  const int v = expr();
-  LONGMIX_CHECK(pos == tokens.size(), "listops: tokens after the expression");
-  return v;
+  std::vector<Open> open;
+  int result = -1;
+  for (size_t pos = 0; pos < tokens.size(); ++pos) {
+    LONGMIX_CHECK(result < 0, "listops: tokens after the expression, from position " << pos);
+    const int32_t t = tokens[pos];
+    int value;
+    if (t >= 1 && t <= 10) {
+      value = t - 1;
+    } else if (t >= kFirstOp && t < kClose) {
+      open.push_back({t - kFirstOp, {}});
+      continue;
+    } else {
+      LONGMIX_CHECK(t == kClose, "listops: unexpected token " << t << " at " << pos);
+      LONGMIX_CHECK(!open.empty(), "listops: ']' without an operator at " << pos);
+      LONGMIX_CHECK(!open.back().args.empty(), "listops: operator without arguments closed at " << pos);
+      value = apply(open.back().op, open.back().args);
+      open.pop_back();
+    }
+    if (open.empty()) result = value;
+    else open.back().args.push_back(value);
+  }
+  LONGMIX_CHECK(result >= 0, (tokens.empty() ? "listops: empty expression" : "listops: expression ends early (an operator is not closed)"));
+  return result;
+}
+
+std::vector<int32_t> listops_tokens(const std::string& text) {
+  std::vector<int32_t> tokens;
+  std::istringstream in(text);
+  for (std::string word; in >> word;) {
+    if (word.size() == 1 && word[0] >= '0' && word[0] <= '9') {
+      tokens.push_back(word[0] - '0' + 1);
+    } else if (word == "]") {
+      tokens.push_back(kClose);
+    } else {
+      int32_t id = -1;
+      for (int op = 0; op < 4; ++op)
+        if (word == kOpNames[op]) id = kFirstOp + op;
+      LONGMIX_CHECK(id >= 0, "listops: unknown token '" << (word.size() > 40 ? word.substr(0, 40) + "..." : word)
+                                                       << "' (expected a digit, [MAX, [MIN, [MED, [SM or ])");
+      tokens.push_back(id);
+    }
+  }
+  return tokens;
 }
 
 std::string listops_text(const std::vector<int32_t>& tokens) {

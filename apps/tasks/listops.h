@@ -30,6 +30,9 @@ ListOpsExample generate_listops(const ListOpsConfig& config, Split split, int64_
 // The value of a token sequence (for tests); throws on a malformed one.
 int evaluate_listops(const std::vector<int32_t>& tokens);
 std::string listops_text(const std::vector<int32_t>& tokens);  // "[MAX 3 [SM 1 2 ] ]"
+// The inverse: the tokens of a text such as "[MAX 3 [SM 1 2 ] ]" (words separated by white
+// space); an unknown word is an engine::Error naming it.
+std::vector<int32_t> listops_tokens(const std::string& text);
 
 class ListOpsTask : public Task {
  public:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/parallel.h"
 #include "engine/tape.h"
 #include "ops/gelu_kernels.h"
 #include "ops/gemm.h"

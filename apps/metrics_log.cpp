@@ -1,6 +1,8 @@
 #include "apps/metrics_log.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <iomanip>
 
 #include "engine/check.h"
@@ -25,6 +27,25 @@ void MetricsLog::write(const std::string& split, int64_t step,
   out_ << "}\n";
   out_.flush();
   LONGMIX_CHECK(out_.good(), "writing metrics file " << path_ << " failed (disk full?)");
+}
+
+void drop_metrics_after(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in.good()) return;
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      const size_t at = line.find("\"step\":");
+      const bool training_record = line.rfind("{\"split\":\"eval_", 0) != 0;
+      if (training_record && at != std::string::npos && std::atoll(line.c_str() + at + 7) > step) continue;
+      out << line << "\n";
+    }
+    out.flush();
+    LONGMIX_CHECK(out.good(), "cannot write " << tmp << " (disk full?)");
+  }
+  std::filesystem::rename(tmp, path);
 }
 
 }  // namespace apps

@@ -21,4 +21,9 @@ class MetricsLog {
   std::string path_;
 };
 
+// A resumed run continues from its checkpoint's step: records of later steps (written before a
+// crash, and about to be written again) are dropped from path, through a temporary file and a
+// rename. Evaluation records (eval_*) of checkpoints are kept.
+void drop_metrics_after(const std::string& path, int64_t step);
+
 }  // namespace apps

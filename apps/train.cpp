@@ -68,6 +68,18 @@ BatchOutcome score(const Task& task, const Tensor& outputs, const Tensor& target
 
 namespace {
 
+// The name of the first parameter whose gradient holds a NaN or an infinity, or "".
+std::string first_nonfinite_gradient(const nn::NamedTensors& params) {
+  for (const auto& [name, p] : params) {
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const float* x = g.data<float>();
+    for (int64_t i = 0; i < g.numel(); ++i)
+      if (!std::isfinite(x[i])) return name;
+  }
+  return "";
+}
+
 uint64_t parameter_digest(const nn::Module& module) {
   uint64_t h = 1469598103934665603ull;
   for (const auto& [name, t] : module.named_parameters()) {
@@ -169,6 +181,7 @@ void add_train_flags(Flags& f) {
   f.add_string("schedule", "constant", "learning rate after warm-up: constant or linear (decay to 0)");
   f.add_int("warmup", 0, "linear warm-up steps");
   f.add_double("clip", 0, "clip the global gradient norm to this (0: off)");
+  f.add_bool("skip-nonfinite", false, "skip a step whose loss or gradient is NaN or infinite (default: stop, naming the step and parameter)");
   f.add_int("seed", 0, "seed for data, initialization and dropout");
   f.add_int("threads", 0, "threads for our kernels and oneDNN (0: OMP_NUM_THREADS or all cores)");
   f.add_string("out", "", "run directory for metrics.jsonl and config.json (default runs/MODEL-TASK)");
@@ -232,6 +245,7 @@ TrainResult train(Flags f, bool quiet) {
                 "--steps " << steps << " is fewer than the " << checkpoint.step << " steps " << checkpoint.path
                            << " has already taken");
   const double clip = f.get_double("clip");
+  const bool skip_nonfinite = f.get_bool("skip-nonfinite");
   LONGMIX_CHECK(steps >= 1, "--steps must be >= 1, got " << steps);
   LONGMIX_CHECK(batch >= 1, "--batch must be >= 1, got " << batch);
   LONGMIX_CHECK(f.get_double("lr") > 0, "--lr must be > 0, got " << f.get_double("lr"));
@@ -268,6 +282,7 @@ TrainResult train(Flags f, bool quiet) {
     std::ofstream config(out_dir + "/config.json");
     config << f.resolved_json() << "\n";
     LONGMIX_CHECK(config.good(), "cannot write " << out_dir << "/config.json");
+    if (resuming) drop_metrics_after(out_dir + "/metrics.jsonl", checkpoint.step);
     log.emplace(out_dir + "/metrics.jsonl", resuming);
   }
   auto record = [&](const std::string& split, int64_t step, const std::vector<std::pair<std::string, double>>& values) {
@@ -302,12 +317,23 @@ TrainResult train(Flags f, bool quiet) {
     double totals[2] = {o.loss.item(), static_cast<double>(o.correct)};
     world.sum(totals, 2);
     const double loss = totals[0] / world.size();
-    LONGMIX_CHECK(std::isfinite(loss), "training stopped: the loss is " << loss << " at step " << step
-                                                                        << " (try a lower --lr or --clip)");
+    LONGMIX_CHECK(std::isfinite(loss) || skip_nonfinite,
+                  "training stopped: the loss is " << loss << " at step " << step
+                                                   << " (try a lower --lr or --clip, or --skip-nonfinite)");
     engine::backward(o.loss);
     communication_s += world.average_gradients(params);
-    const double grad_norm = clip > 0 ? nn::clip_grad_norm(optimizer->params(), clip) : 0;
-    optimizer->step(lr);
+    // After the all-reduce every rank sees the same gradients, so all decide alike.
+    const std::string bad = std::isfinite(loss) ? first_nonfinite_gradient(optimizer->params()) : "(the loss)";
+    if (!bad.empty()) {
+      LONGMIX_CHECK(skip_nonfinite, "training stopped at step " << step << ": the gradient of " << bad
+                                        << " is not finite (NaN or infinite; try a lower --lr or --clip, or"
+                                           " --skip-nonfinite)");
+      ++result.skipped_steps;
+      record("skipped", step, {{"loss", loss}});
+      progress.message("step " + std::to_string(step) + " skipped: the gradient of " + bad + " is not finite");
+    }
+    const double grad_norm = bad.empty() && clip > 0 ? nn::clip_grad_norm(optimizer->params(), clip) : 0;
+    if (bad.empty()) optimizer->step(lr);
 
     result.train_losses.push_back(loss);
     window_loss += loss;

@@ -23,6 +23,7 @@ struct TrainResult {
   EvalResult test;
   double seconds = 0;
   double communication_seconds = 0;  // in gradient all-reduces (MPI), part of `seconds`
+  int64_t skipped_steps = 0;         // with --skip-nonfinite: steps whose gradient was not finite
 };
 
 // Loss of a batch and the number of correct predictions in it.

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -34,6 +36,18 @@ DType dtype_from_tag(const std::string& tag, const std::string& what) {
   throw engine::Error(what + ": unsupported dtype '" + tag + "' (longmix reads F32, F64, I32)");
 }
 
+// Test-only: LONGMIX_TEST_KILL_DURING_SAVE=N kills this process (SIGKILL, as a power cut or
+// the OOM killer would) halfway through writing the N-th file of the run, so that a test can
+// prove a crash mid-write leaves the previous checkpoints whole.
+void maybe_die_mid_write() {
+  static const long target = [] {
+    const char* v = std::getenv("LONGMIX_TEST_KILL_DURING_SAVE");
+    return v ? std::atol(v) : 0L;
+  }();
+  static long writes = 0;
+  if (target > 0 && ++writes == target) ::raise(SIGKILL);
+}
+
 // Writes all bytes and makes them durable before the rename publishes them.
 void write_all_durably(const std::string& path, const std::string& header, const SafetensorsFile& file) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -57,7 +71,10 @@ void write_all_durably(const std::string& path, const std::string& header, const
   for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(len >> (8 * i));
   put(len_bytes, 8);
   put(header.data(), header.size());
-  for (const auto& [name, t] : file.tensors) put(t.raw_data(), t.nbytes());
+  for (size_t i = 0; i < file.tensors.size(); ++i) {
+    if (i == file.tensors.size() / 2) maybe_die_mid_write();
+    put(file.tensors[i].second.raw_data(), file.tensors[i].second.nbytes());
+  }
   const bool synced = ::fsync(fd) == 0;
   ::close(fd);
   LONGMIX_CHECK(synced, "cannot flush " << path << " to disk");
@@ -99,6 +116,13 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   LONGMIX_CHECK(!ec, "cannot rename " << tmp << " to " << path << ": " << ec.message());
+  // The rename itself is durable once the directory is flushed.
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {

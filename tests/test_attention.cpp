@@ -14,6 +14,7 @@
 #include "ops/attention/block_attention.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
+#include "ops/softmax.h"
 #include "tests/test_util.h"
 
 using engine::DType;
@@ -324,5 +325,52 @@ INSTANTIATE_TEST_SUITE_P(Isa, BlockKernelVariants,
                          ::testing::Values(BlockVariant{"avx2", engine::Isa::avx2, ops::block_kernels_avx2},
                                            BlockVariant{"avx512", engine::Isa::avx512, ops::block_kernels_avx512}),
                          [](const auto& p) { return std::string(p.param.name); });
+
+}  // namespace
+
+namespace {
+
+bool all_finite(const engine::Tensor& t) {
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (!std::isfinite(t.at_flat(i))) return false;
+  return true;
+}
+
+// Logits of magnitude 1e4 (q and k of norm ~170 at d = 8) keep softmax, exact attention and
+// MRA-2 (full and sparse, with a key mask) finite, forward and backward: every exponent is
+// taken after its running maximum is subtracted.
+TEST(NumericalGuards, AttentionStaysFiniteForLogitsOfMagnitude1e4) {
+  engine::Rng rng(11);
+  const int64_t B = 2, heads = 1, N = 70, d = 8;
+  engine::Tensor mask = engine::Tensor::full({B, N}, 1.0);
+  for (int64_t i = 50; i < N; ++i) mask.data<float>()[i] = 0;  // padding at the end of the first sequence
+  for (int variant = 0; variant < 3; ++variant) {
+    engine::Tensor q = engine::Tensor::randn({B * heads, N, d}, rng, engine::DType::f32, 60.0).set_requires_grad();
+    engine::Tensor k = engine::Tensor::randn({B * heads, N, d}, rng, engine::DType::f32, 60.0).set_requires_grad();
+    engine::Tensor v = engine::Tensor::randn({B * heads, N, d}, rng, engine::DType::f32).set_requires_grad();
+    ops::MraOptions o;
+    o.block = 8;
+    o.blocks_per_row = 2;
+    o.full = variant == 1;
+    const engine::Tensor out = variant == 0 ? ops::softmax_attention(q, k, v, mask, heads)
+                                            : ops::mra_attention(q, k, v, mask, o);
+    double largest = 0;  // the logits really are that large
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        double dot = 0;
+        for (int64_t c = 0; c < d; ++c) dot += q.at_flat(i * d + c) * k.at_flat(j * d + c);
+        largest = std::max(largest, std::fabs(dot) / std::sqrt(double(d)));
+      }
+    EXPECT_GT(largest, 1e4);
+    EXPECT_TRUE(all_finite(out)) << "variant " << variant;
+    engine::backward(out, engine::Tensor::randn(out.shape(), rng));
+    for (const engine::Tensor* t : {&q, &k, &v}) EXPECT_TRUE(all_finite(t->grad())) << "variant " << variant;
+  }
+  engine::Tensor logits = engine::Tensor::randn({3, 33}, rng, engine::DType::f32, 1e4).set_requires_grad();
+  const engine::Tensor p = ops::softmax(logits);
+  EXPECT_TRUE(all_finite(p));
+  engine::backward(p, engine::Tensor::randn(p.shape(), rng));
+  EXPECT_TRUE(all_finite(logits.grad()));
+}
 
 }  // namespace

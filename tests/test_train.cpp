@@ -3,19 +3,25 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cmath>
 #include <iostream>
+#include <memory>
 
 #include "apps/flags.h"
 #include "apps/train.h"
 #include "engine/check.h"
+#include "engine/tape.h"
 #include "engine/threads.h"
 
 namespace {
 
-std::string temp_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("longmix_test_" + name);
-  std::filesystem::remove_all(dir);
-  return dir.string();
+std::string temp_dir_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("longmix_test_" + name)).string();
+}
+
+std::string temp_dir(const std::string& name) {  // emptied
+  std::filesystem::remove_all(temp_dir_path(name));
+  return temp_dir_path(name);
 }
 
 apps::Flags train_flags(std::initializer_list<std::pair<const char*, std::string>> overrides) {
@@ -134,3 +140,44 @@ TEST(Train, ParamixerSolvesAddingAtN128) {
 
 }  // namespace
 
+
+namespace {
+
+// A NaN planted in one gradient (the factor MLP's first weight, through the test-only backward
+// hook) stops training at that step, naming the parameter; with --skip-nonfinite the step is
+// skipped and training goes on with finite parameters.
+void plant_nan_in_factor_gradient(int times) {
+  auto left = std::make_shared<int>(times);
+  engine::set_backward_hook_for_tests([left](const char* op, engine::Grads& g) {
+    if (std::string(op) != "factor_mlp" || !g.needs(1) || *left == 0) return;
+    --*left;
+    g.at(1).data<float>()[0] = std::nanf("");
+  });
+}
+
+TEST(Train, NonFiniteGradientStopsNamingStepAndParameter) {
+  plant_nan_in_factor_gradient(1000);
+  const std::string msg = error_of([] {
+    apps::train(train_flags({{"model", "paramixer"}, {"task", "adding"}, {"seq-len", "20"}, {"steps", "5"},
+                             {"out", temp_dir("nan_grad")}}),
+                true);
+  });
+  engine::set_backward_hook_for_tests(nullptr);
+  EXPECT_NE(msg.find("training stopped at step 1: the gradient of layers.0.factors_hidden.weight is not finite"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("is not finite"), std::string::npos) << msg;
+}
+
+TEST(Train, SkipNonFiniteSkipsTheStepAndGoesOn) {
+  plant_nan_in_factor_gradient(1);  // the last layer's backward runs first: layer 1, step 1
+  const auto r = apps::train(train_flags({{"model", "paramixer"}, {"task", "adding"}, {"seq-len", "20"},
+                                          {"steps", "5"}, {"skip-nonfinite", "true"}, {"out", temp_dir("skip")}}),
+                             true);
+  engine::set_backward_hook_for_tests(nullptr);
+  EXPECT_EQ(r.skipped_steps, 1);
+  EXPECT_TRUE(std::isfinite(r.test.loss));
+  std::ifstream in(temp_dir_path("skip") + "/metrics.jsonl");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("{\"split\":\"skipped\",\"step\":1,"), std::string::npos) << all;
+}
+
+}  // namespace

@@ -6,7 +6,7 @@
 #include "ops/activations.h"
 #include "ops/elementwise.h"
 #include "ops/paramixer/factor_mlp.h"
-#include "ops/paramixer/sparse_mix.h"
+#include "ops/paramixer/sparse_mix_chain.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
 
@@ -47,8 +47,7 @@ Tensor ParamixerLayer::forward_body(const Tensor& v_in, const Tensor& x, uint64_
   // All factors' link values at once: (M, B*N, L).
   Tensor w_all = ops::factor_mlp(ops::reshape(x, {B * N_, -1}), factor_hidden_.weight(),
                                  factor_hidden_.bias(), factor_weight_, factor_bias_);
-  for (int64_t m = 0; m < M; ++m)  // V + P_m(W_m, V)
-    v = ops::sparse_mix_factor(w_all, m, v, offsets_[static_cast<size_t>(m)], /*residual=*/true);
+  v = ops::sparse_mix_chain(w_all, v, offsets_);  // V <- V + P_m(W_m, V) for m = 0 .. M-1
   return dropout_.forward(v, dropout_seed);
 }
 

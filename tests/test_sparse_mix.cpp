@@ -12,6 +12,7 @@
 #include "ops/paramixer/mix_kernels.h"
 #include "ops/paramixer/protocols.h"
 #include "ops/paramixer/sparse_mix.h"
+#include "ops/paramixer/sparse_mix_chain.h"
 #include "tests/test_util.h"
 
 using engine::DType;
@@ -120,6 +121,42 @@ TEST(SparseMix, FactorOfAStackEqualsTheProductWithItsBlock) {
         << "factor " << m;
   }
   EXPECT_NE(testing_util::error_of([&] { ops::sparse_mix_factor(w_all, 3, v, offsets); }).find("factor 3 of w (3,74,9) is out of range"),
+            std::string::npos);
+}
+
+// The fused chain equals M calls of the per-factor product (forward and every gradient, float32
+// through the SIMD kernels, for batches above and below the thread count) and passes a float64
+// finite-difference check.
+TEST(SparseMixChain, EqualsTheFactorByFactorProductsAndGradchecks) {
+  engine::Rng rng(9);
+  for (int64_t B : {1, 5}) {
+    const int64_t N = 37, D = 19, M = ops::num_factors(N);
+    std::vector<std::vector<int64_t>> offsets;
+    for (int64_t m = 0; m < M; ++m) offsets.push_back(ops::cdil_offsets(N, m));
+    const int64_t L = static_cast<int64_t>(offsets[0].size());
+    Tensor w32 = testing_util::randn({M, B * N, L}, rng, DType::f32), v32 = testing_util::randn({B, N, D}, rng, DType::f32);
+    Tensor dout = Tensor::randn({B, N, D}, rng);
+    engine::backward(ops::sparse_mix_chain(w32, v32, offsets), dout);
+    const Tensor chain_dw = w32.grad(), chain_dv = v32.grad();
+    w32.zero_grad();
+    v32.zero_grad();
+    Tensor y = v32;
+    for (int64_t m = 0; m < M; ++m) y = ops::sparse_mix_factor(w32, m, y, offsets[size_t(m)], true);
+    {
+      engine::NoGradGuard no_grad;
+      EXPECT_TRUE(testing_util::all_close(ops::sparse_mix_chain(w32, v32, offsets), y, 1e-6, 1e-6)) << "B " << B;
+    }
+    engine::backward(y, dout);
+    EXPECT_TRUE(testing_util::all_close(chain_dw, w32.grad(), 1e-5, 1e-5)) << "B " << B;
+    EXPECT_TRUE(testing_util::all_close(chain_dv, v32.grad(), 1e-5, 1e-5)) << "B " << B;
+  }
+  const int64_t B = 2, N = 13, D = 3, M = ops::num_factors(N);
+  std::vector<std::vector<int64_t>> offsets(static_cast<size_t>(M), ops::chord_offsets(N));
+  Tensor w = testing_util::randn({M, B * N, static_cast<int64_t>(offsets[0].size())}, rng);
+  Tensor v = testing_util::randn({B, N, D}, rng);
+  const auto r = engine::gradcheck([&] { return ops::sparse_mix_chain(w, v, offsets); }, {w, v});
+  EXPECT_TRUE(r.ok) << r.report;
+  EXPECT_NE(testing_util::error_of([&] { ops::sparse_mix_chain(w, v, {offsets[0]}); }).find("1 offset lists for the 4 factors"),
             std::string::npos);
 }
 

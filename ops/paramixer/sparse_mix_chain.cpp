@@ -1,0 +1,134 @@
+#include "ops/paramixer/sparse_mix_chain.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/flop_counter.h"
+#include "engine/parallel.h"
+#include "engine/tape.h"
+#include "engine/threads.h"
+#include "ops/paramixer/mix_kernels.h"
+
+namespace ops {
+namespace {
+
+using engine::Tensor;
+
+// The three product kernels for an element type: the ISA's variant for float, the scalar
+// reference for double (gradient checks).
+template <class T>
+struct Kernels {
+  void forward(const MixDims& d, const int64_t* o, const T* w, const T* v, T* out) const {
+    if constexpr (std::is_same_v<T, float>) mix_kernels().forward(d, o, w, v, true, out);
+    else mix_forward_ref<T>(d, o, w, v, true, out);
+  }
+  void backward_w(const MixDims& d, const int64_t* o, const T* dout, const T* v, T* dw) const {
+    if constexpr (std::is_same_v<T, float>) mix_kernels().backward_w(d, o, dout, v, dw);
+    else mix_backward_w_ref<T>(d, o, dout, v, dw);
+  }
+  void backward_v(const MixDims& d, const int64_t* o, const T* dout, const T* w, T* dv) const {
+    if constexpr (std::is_same_v<T, float>) mix_kernels().backward_v(d, o, dout, w, true, dv);
+    else mix_backward_v_ref<T>(d, o, dout, w, true, dv);
+  }
+};
+
+struct Chain {
+  int64_t M, B, N, L, D;
+  std::vector<std::vector<int64_t>> offsets;  // normalized to [0, N)
+  MixDims one() const { return {1, N, L, D}; }  // one batch element
+  int64_t w_at(int64_t m, int64_t b) const { return (m * B + b) * N * L; }
+  int64_t row_at(int64_t b) const { return b * N * D; }
+};
+
+// Runs body(b) for every batch element: over batch elements when there are enough to keep
+// every thread busy (each element's kernels then run on its one thread), else one element at
+// a time with the kernels' own row-parallel loops. Each element's arithmetic is the same
+// either way, so the bits do not depend on the choice or on the thread count.
+template <class Body>
+void for_each_element(int64_t B, Body&& body) {
+  if (B >= engine::num_threads()) {
+    engine::parallel_for(B, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) body(b);
+    });
+  } else {
+    for (int64_t b = 0; b < B; ++b) body(b);
+  }
+}
+
+// states: V_1 .. V_{M-1}, (M-1, B, N, D).
+template <class T>
+void chain_forward(const Chain& c, const T* w, const T* v, T* states, T* out) {
+  const Kernels<T> k;
+  for_each_element(c.B, [&](int64_t b) {
+    const T* src = v + c.row_at(b);
+    for (int64_t m = 0; m < c.M; ++m) {
+      T* dst = m == c.M - 1 ? out + c.row_at(b) : states + (m * c.B) * c.N * c.D + c.row_at(b);
+      k.forward(c.one(), c.offsets[size_t(m)].data(), w + c.w_at(m, b), src, dst);
+      src = dst;
+    }
+  });
+}
+
+// dw (M, B*N, L) and dv (B, N, D) accumulate; either may be null (not needed).
+template <class T>
+void chain_backward(const Chain& c, const T* w, const T* v, const T* states, const T* dout, T* dw, T* dv) {
+  const Kernels<T> k;
+  for_each_element(c.B, [&](int64_t b) {
+    Tensor scratch = Tensor::empty({2, c.N, c.D}, engine::dtype_of<T>());  // the running gradient, twice
+    T* buffers[2] = {scratch.data<T>(), scratch.data<T>() + c.N * c.D};
+    const T* grad = dout + c.row_at(b);  // d(loss)/d(V_{m+1})
+    for (int64_t m = c.M - 1; m >= 0; --m) {
+      const int64_t* o = c.offsets[size_t(m)].data();
+      const T* input = m == 0 ? v + c.row_at(b) : states + ((m - 1) * c.B) * c.N * c.D + c.row_at(b);
+      if (dw) k.backward_w(c.one(), o, grad, input, dw + c.w_at(m, b));
+      if (m == 0 && !dv) break;
+      T* next = m == 0 ? dv + c.row_at(b) : buffers[m % 2];
+      if (m > 0) std::memset(next, 0, sizeof(T) * size_t(c.N * c.D));
+      k.backward_v(c.one(), o, grad, w + c.w_at(m, b), next);  // identity path included
+      grad = next;
+    }
+  });
+}
+
+}  // namespace
+
+Tensor sparse_mix_chain(const Tensor& w_all, const Tensor& v, const std::vector<std::vector<int64_t>>& offsets) {
+  engine::check_float(w_all, "sparse_mix_chain", "w");
+  engine::check_float(v, "sparse_mix_chain", "v");
+  LONGMIX_CHECK(v.ndim() == 3 && w_all.ndim() == 3 && w_all.dim(1) == v.dim(0) * v.dim(1) && v.dim(1) >= 1,
+                "sparse_mix_chain: w " << w_all.shape() << " vs v " << v.shape()
+                                       << " (expected w (M,B*N,L) and v (B,N,D))");
+  LONGMIX_CHECK(w_all.dtype() == v.dtype(), "sparse_mix_chain: w and v must share a dtype");
+  LONGMIX_CHECK(static_cast<int64_t>(offsets.size()) == w_all.dim(0) && !offsets.empty(),
+                "sparse_mix_chain: " << offsets.size() << " offset lists for the " << w_all.dim(0) << " factors of w "
+                                     << w_all.shape());
+  Chain c{w_all.dim(0), v.dim(0), v.dim(1), w_all.dim(2), v.dim(2), {}};
+  for (const auto& list : offsets) {
+    LONGMIX_CHECK(static_cast<int64_t>(list.size()) == c.L,
+                  "sparse_mix_chain: a factor has " << list.size() << " offsets but w " << w_all.shape() << " has "
+                                                    << c.L << " links");
+    std::vector<int64_t> normalized(list.size());
+    for (size_t k = 0; k < list.size(); ++k) normalized[k] = ((list[k] % c.N) + c.N) % c.N;
+    c.offsets.push_back(std::move(normalized));
+  }
+  const double product_flops = 2.0 * double(c.M) * double(c.B) * double(c.N) * double(c.L) * double(c.D);
+  engine::count_flops(product_flops);
+  Tensor out = Tensor::empty(v.shape(), v.dtype());
+  Tensor states = Tensor::empty({std::max<int64_t>(c.M - 1, 1), c.B, c.N, c.D}, v.dtype());
+  engine::dispatch_float(v.dtype(), "sparse_mix_chain", [&](auto zero) {
+    using T = decltype(zero);
+    chain_forward<T>(c, w_all.data<T>(), v.data<T>(), states.data<T>(), out.data<T>());
+  });
+  engine::record("sparse_mix_chain", out, {w_all, v},
+                 [w_all, v, states, c, product_flops](const Tensor& dout, engine::Grads& g) {
+    engine::count_flops(product_flops * (g.needs(0) + g.needs(1)));
+    engine::dispatch_float(dout.dtype(), "sparse_mix_chain", [&](auto zero) {
+      using T = decltype(zero);
+      chain_backward<T>(c, w_all.data<T>(), v.data<T>(), states.data<T>(), dout.data<T>(),
+                        g.needs(0) ? g.at(0).data<T>() : nullptr, g.needs(1) ? g.at(1).data<T>() : nullptr);
+    });
+  });
+  return out;
+}
+
+}  // namespace ops

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <map>
 
+#include "apps/scaling/workloads.h"
 #include "engine/allocator.h"
 #include "engine/rng.h"
 #include "engine/tape.h"
@@ -27,17 +28,7 @@ using engine::Tensor;
 
 constexpr int64_t kBatchHeads = 16, kHeads = 2, kHeadWidth = 32;
 
-Tensor random_walk(int64_t N, engine::Rng& rng) {
-  Tensor t = Tensor::empty({kBatchHeads, N, kHeadWidth});
-  float* p = t.data<float>();
-  for (int64_t bh = 0; bh < kBatchHeads; ++bh)
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t c = 0; c < kHeadWidth; ++c) {
-        const int64_t at = (bh * N + i) * kHeadWidth + c;
-        p[at] = (i ? p[at - kHeadWidth] : 0.f) + 0.05f * static_cast<float>(rng.normal());
-      }
-  return t;
-}
+Tensor random_walk(int64_t N, engine::Rng& rng) { return apps::random_walk(kBatchHeads, N, kHeadWidth, rng); }
 
 double relative_error(const Tensor& got, const Tensor& want) {
   double num = 0, den = 0;

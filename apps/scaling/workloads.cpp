@@ -60,20 +60,6 @@ class ProductWorkload : public Workload {
   Tensor w_, v_, dout_;
 };
 
-// Random walks along the sequence: locally correlated, as real activations are (on i.i.d.
-// noise MRA-2's block means carry no information).
-Tensor random_walk(int64_t BH, int64_t N, int64_t d, engine::Rng& rng) {
-  Tensor t = Tensor::empty({BH, N, d});
-  float* p = t.data<float>();
-  for (int64_t bh = 0; bh < BH; ++bh)
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t c = 0; c < d; ++c) {
-        const int64_t at = (bh * N + i) * d + c;
-        p[at] = (i ? p[at - d] : 0.f) + 0.05f * static_cast<float>(rng.normal());
-      }
-  return t;
-}
-
 class AttentionWorkload : public Workload {
  public:
   AttentionWorkload(const Flags& f, int64_t N, bool mra) : mra_(mra), N_(N) {
@@ -151,6 +137,18 @@ class TrainStepWorkload : public Workload {
 };
 
 }  // namespace
+
+Tensor random_walk(int64_t BH, int64_t N, int64_t d, engine::Rng& rng) {
+  Tensor t = Tensor::empty({BH, N, d});
+  float* p = t.data<float>();
+  for (int64_t bh = 0; bh < BH; ++bh)
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t c = 0; c < d; ++c) {
+        const int64_t at = (bh * N + i) * d + c;
+        p[at] = (i ? p[at - d] : 0.f) + 0.05f * static_cast<float>(rng.normal());
+      }
+  return t;
+}
 
 void add_workload_flags(Flags& f) {
   add_model_flags(f);

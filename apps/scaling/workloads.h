@@ -10,6 +10,8 @@
 #include <string>
 
 #include "apps/flags.h"
+#include "engine/rng.h"
+#include "engine/tensor.h"
 
 namespace apps {
 
@@ -22,6 +24,10 @@ class Workload {
   virtual double min_bytes() const { return 0; }
   virtual std::string describe() const = 0;  // the shape, for the report
 };
+
+// (BH, N, d) random walks along the sequence: locally correlated, as real activations are (on
+// i.i.d. noise MRA-2's block means carry no information). Attention benchmarks' inputs.
+engine::Tensor random_walk(int64_t BH, int64_t N, int64_t d, engine::Rng& rng);
 
 // The flags a workload reads, added to the scaling command's: the model flags of `longmix
 // train`, --task and --data-dir (for `train`), and the shapes of the kernels. The scaling

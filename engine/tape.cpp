@@ -1,8 +1,10 @@
 #include "engine/tape.h"
 
+#include <cstring>
 #include <memory>
 
 #include "engine/op_profile.h"
+#include "engine/parallel.h"
 
 namespace engine {
 namespace {
@@ -24,12 +26,18 @@ Tape& tape() {
   return t;
 }
 
-void add_into(Tensor& dst, const Tensor& src) {
+// dst += src, or dst = src; elementwise, so any split over threads gives the same bits.
+void add_into(Tensor& dst, const Tensor& src, bool copy = false) {
   dispatch_float(dst.dtype(), "backward", [&](auto zero) {
     using T = decltype(zero);
     T* d = dst.data<T>();
     const T* s = src.data<T>();
-    for (int64_t i = 0; i < dst.numel(); ++i) d[i] += s[i];
+    parallel_for(dst.numel(), int64_t{1} << 15, [&](int64_t i0, int64_t i1) {
+      if (copy)
+        std::memcpy(d + i0, s + i0, static_cast<size_t>(i1 - i0) * sizeof(T));
+      else
+        for (int64_t i = i0; i < i1; ++i) d[i] += s[i];
+    });
   });
 }
 
@@ -45,6 +53,18 @@ void Grads::add_output_grad(int i, const Tensor& dout) {
   TensorImpl& impl = inputs_[static_cast<size_t>(i)].impl();
   if (!impl.grad && dout.dtype() == impl.dtype) {
     impl.grad = dout.reshape_view(impl.shape).impl_ptr();
+    return;
+  }
+  Tensor g = at(i);
+  add_into(g, dout);
+}
+
+void Grads::add_grad(int i, const Tensor& dout) {
+  TensorImpl& impl = inputs_[static_cast<size_t>(i)].impl();
+  if (!impl.grad && dout.dtype() == impl.dtype) {
+    Tensor g = Tensor::empty(impl.shape, impl.dtype);
+    add_into(g, dout, /*copy=*/true);
+    impl.grad = g.impl_ptr();
     return;
   }
   Tensor g = at(i);

@@ -25,6 +25,9 @@ class Grads {
   // dout's buffer as a view instead of copying: only for a dout this node's output owns alone,
   // which the tape releases right after (reshape's backward).
   void add_output_grad(int i, const Tensor& dout);
+  // Adds `dout` (same element count) to input i's gradient, copying it when there is none yet
+  // (no zeroed buffer to add into): for a dout that something else still reads.
+  void add_grad(int i, const Tensor& dout);
 
  private:
   std::vector<Tensor>& inputs_;

@@ -153,6 +153,13 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
     forward<T>(op, bc, a.data<T>(), b.data<T>(), out.data<T>());
   });
   engine::record(op_name(op), out, {a, b}, [op, bc, a, b](const Tensor& dout, Grads& g) {
+    if (op == BinaryOp::add && bc.rows == 1 && a.dtype() == dout.dtype()) {
+      // A residual add passes dout through to both inputs: b's gradient adds it first, then a's
+      // takes dout's buffer itself when it has none yet (no zeroing, no second pass).
+      if (g.needs(1)) g.add_grad(1, dout);
+      if (g.needs(0)) g.add_output_grad(0, dout);
+      return;
+    }
     Tensor ga = g.needs(0) ? g.at(0) : Tensor();
     Tensor gb = g.needs(1) ? g.at(1) : Tensor();
     engine::dispatch_float(dout.dtype(), op_name(op), [&](auto zero) {

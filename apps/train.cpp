@@ -305,7 +305,7 @@ TrainResult train(Flags f, bool quiet) {
   for (const auto& [name, p] : optimizer->params()) params.push_back(p);
   const Clock::time_point start = Clock::now();
   double window_loss = 0;
-  int64_t window_correct = 0, window_steps = 0;
+  int64_t window_correct = 0, window_steps = 0, window_scored = 0;
   Clock::time_point window_start = start;
   module.train();
   for (int64_t step = checkpoint.step + 1; step <= steps; ++step) {
@@ -336,14 +336,18 @@ TrainResult train(Flags f, bool quiet) {
     if (bad.empty()) optimizer->step(lr);
 
     result.train_losses.push_back(loss);
-    window_loss += loss;
-    window_correct += static_cast<int64_t>(totals[1]);
+    if (bad.empty()) {  // a skipped step's NaN would make the window's mean NaN
+      window_loss += loss;
+      window_correct += static_cast<int64_t>(totals[1]);
+      ++window_scored;
+    }
     ++window_steps;
     if (step % log_every == 0 || step == steps) {
       const double elapsed = seconds_since(start), window = seconds_since(window_start);
       const double seq_per_s = static_cast<double>(window_steps * batch) / std::max(window, 1e-9);
-      const double mean_loss = window_loss / static_cast<double>(window_steps);
-      const double acc = static_cast<double>(window_correct) / static_cast<double>(window_steps * batch);
+      const double scored = static_cast<double>(std::max<int64_t>(window_scored, 1));
+      const double mean_loss = window_loss / scored;
+      const double acc = static_cast<double>(window_correct) / (scored * static_cast<double>(batch));
       std::vector<std::pair<std::string, double>> values{
           {"loss", mean_loss}, {"accuracy", acc}, {"lr", lr}, {"seq_per_s", seq_per_s},
           {"elapsed_s", elapsed}};
@@ -353,7 +357,7 @@ TrainResult train(Flags f, bool quiet) {
       progress.update(step, mean_loss, acc, lr, seq_per_s,
                       elapsed / static_cast<double>(step - checkpoint.step) * static_cast<double>(steps - step));
       window_loss = 0;
-      window_correct = window_steps = 0;
+      window_correct = window_steps = window_scored = 0;
       window_start = Clock::now();
     }
     if (save_every > 0 && (step % save_every == 0 || step == steps)) {

@@ -93,6 +93,47 @@ TEST(FashionMnist, EachEpochIsAPermutationOfTheTrainingImages) {
   EXPECT_EQ(task.batch(apps::Split::train, 3, 1).inputs.data<int32_t>()[66], first_pixels[0][3]);
 }
 
+// Augmented training images are the original shifted by at most 2 pixels and maybe mirrored:
+// inside the 32 x 32 frame no pixel is lost; the same index gives the same image (resume);
+// validation and test images are untouched.
+TEST(FashionMnist, AugmentationShiftsAndMirrorsOnlyTrainingImages) {
+  apps::FashionMnistConfig c;
+  c.data_dir = make_dataset("augment");
+  const apps::FashionMnistTask plain(c);
+  c.augment = true;
+  const apps::FashionMnistTask augmented(c);
+  const apps::Batch a = augmented.batch(apps::Split::train, 0, 20), p = plain.batch(apps::Split::train, 0, 20);
+  EXPECT_TRUE(testing_util::bitwise_equal(a.inputs, augmented.batch(apps::Split::train, 0, 20).inputs));
+  int changed = 0, mirrored = 0;
+  for (int n = 0; n < 20; ++n) {
+    const int32_t* xa = a.inputs.data<int32_t>() + n * 1024;
+    const int32_t* xp = p.inputs.data<int32_t>() + n * 1024;
+    const int32_t image = xp[2 * 32 + 2];  // pixel (0, 0) = image index
+    int64_t sum_a = 0, sum_p = 0;
+    for (int i = 0; i < 1024; ++i) sum_a += xa[i], sum_p += xp[i];
+    EXPECT_EQ(sum_a, sum_p) << "example " << n << " lost pixels";
+    // Find where pixel (0, 0) went: a shift of at most 2, at the left or (mirrored) right edge.
+    bool found = false;
+    for (int dr = -2; dr <= 2 && !found; ++dr)
+      for (int dc = -2; dc <= 2 && !found; ++dc)
+        for (int flip = 0; flip < 2 && !found; ++flip) {
+          const int row = 2 + dr, col = (flip ? 27 : 0) + 2 + dc;
+          const int32_t right_neighbour = xa[row * 32 + col + (flip ? -1 : 1)];
+          if (xa[row * 32 + col] == image && right_neighbour == (image + 1) % 256) {
+            found = true;
+            changed += dr != 0 || dc != 0 || flip;
+            mirrored += flip;
+          }
+        }
+    EXPECT_TRUE(found) << "example " << n << " is not a shifted or mirrored image";
+  }
+  EXPECT_GT(changed, 10);
+  EXPECT_GT(mirrored, 3);
+  EXPECT_LT(mirrored, 17);
+  EXPECT_TRUE(testing_util::bitwise_equal(augmented.batch(apps::Split::val, 0, 4).inputs, plain.batch(apps::Split::val, 0, 4).inputs));
+  EXPECT_TRUE(testing_util::bitwise_equal(augmented.batch(apps::Split::test, 0, 4).inputs, plain.batch(apps::Split::test, 0, 4).inputs));
+}
+
 TEST(FashionMnist, BadFilesAreRefusedByName) {
   const std::string dir = make_dataset("bad");
   apps::FashionMnistConfig c;

@@ -68,9 +68,23 @@ Batch FashionMnistTask::batch(Split split, int64_t first, int64_t count) const {
   for (int64_t n = 0; n < count; ++n) {
     const int64_t img = image_of(split, first + n);
     const bool test = split == Split::test;
+    int64_t dr = 0, dc = 0;
+    bool mirror = false;
+    if (cfg_.augment && split == Split::train) {
+      engine::Rng rng(example_seed(cfg_.seed ^ 0xa6a6a6a6u, Split::train, first + n));
+      dr = rng.randint(2 * kMaxShift + 1) - kMaxShift;
+      dc = rng.randint(2 * kMaxShift + 1) - kMaxShift;
+      mirror = rng.randint(2) == 1;
+    }
     const uint8_t* pixels = (test ? test_images_ : train_images_).data() + img * kSide * kSide;
-    for (int64_t r = 0; r < kSide; ++r)
-      for (int64_t c = 0; c < kSide; ++c) x[n * N + (r + pad) * side + (c + pad)] = pixels[r * kSide + c];
+    for (int64_t r = 0; r < kSide; ++r) {
+      const int64_t row = r + pad + dr;
+      if (row < 0 || row >= side) continue;  // shifted off the frame (784 tokens have no padding)
+      for (int64_t c = 0; c < kSide; ++c) {
+        const int64_t col = (mirror ? kSide - 1 - c : c) + pad + dc;
+        if (col >= 0 && col < side) x[n * N + row * side + col] = pixels[r * kSide + c];
+      }
+    }
     y[n] = (test ? test_labels_ : train_labels_)[static_cast<size_t>(img)];
   }
   return b;

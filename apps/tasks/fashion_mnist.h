@@ -2,6 +2,9 @@
 // package read pixel by pixel as a sequence of 784 tokens (pixel values 0..255), or 1024 when
 // padded to 32 x 32 (2 black pixels on every side), 10 classes. The last 5000 training images
 // form the validation split; the training split is reshuffled every epoch from the seed.
+// With augment, each training example is shifted by up to kMaxShift pixels in each direction
+// and mirrored left-right with probability 1/2, drawn from the seed and the example's index
+// (so a resumed run sees the same images); validation and test images are never changed.
 #pragma once
 #include <mutex>
 #include <vector>
@@ -14,6 +17,7 @@ struct FashionMnistConfig {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   int64_t seq_len = 1024;  // 784 or 1024
   uint64_t seed = 0;
+  bool augment = false;
 };
 
 class FashionMnistTask : public Task {
@@ -29,6 +33,7 @@ class FashionMnistTask : public Task {
   Batch batch(Split split, int64_t first, int64_t count) const override;
 
   static constexpr int64_t kValidation = 5000;
+  static constexpr int64_t kMaxShift = 2;  // the 32 x 32 padding keeps a shifted image whole
 
  private:
   int64_t image_of(Split split, int64_t index) const;  // into the train or test arrays

@@ -12,6 +12,7 @@ void add_task_flags(Flags& flags) {
   flags.add_string("task", "teacher", "task: teacher (generated MLP problem), adding, order, listops, fashion-mnist");
   flags.add_int("seq-len", 1024, "sequence length N (adding, order; listops: the padded length, 2000 as in LRA; fashion-mnist: 784, or 1024 padded to 32 x 32)");
   flags.add_string("data-dir", "/usr/share/datasets/fashion-mnist", "fashion-mnist: the directory of the gzip IDX files");
+  flags.add_bool("augment", false, "fashion-mnist: shift training images by up to 2 pixels and mirror them at random");
   flags.add_int("features", 16, "teacher task: input features");
   flags.add_int("classes", 4, "teacher task: classes");
 }
@@ -19,6 +20,8 @@ void add_task_flags(Flags& flags) {
 std::unique_ptr<Task> make_task(const Flags& flags) {
   const std::string& name = flags.get_string("task");
   const uint64_t seed = static_cast<uint64_t>(flags.get_int("seed"));
+  LONGMIX_CHECK(!flags.get_bool("augment") || name == "fashion-mnist",
+                "--augment applies to the fashion-mnist task only, not '" << name << "'");
   if (name == "teacher") {
     TeacherConfig c;
     c.features = flags.get_int("features");
@@ -47,6 +50,7 @@ std::unique_ptr<Task> make_task(const Flags& flags) {
     c.data_dir = flags.get_string("data-dir");
     c.seq_len = flags.get_int("seq-len");
     c.seed = seed;
+    c.augment = flags.get_bool("augment");
     return std::make_unique<FashionMnistTask>(c);
   }
   throw engine::Error("unknown task '" + name + "' (available: teacher, adding, order, listops, fashion-mnist)");

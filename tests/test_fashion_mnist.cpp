@@ -134,6 +134,21 @@ TEST(FashionMnist, AugmentationShiftsAndMirrorsOnlyTrainingImages) {
   EXPECT_TRUE(testing_util::bitwise_equal(augmented.batch(apps::Split::test, 0, 4).inputs, plain.batch(apps::Split::test, 0, 4).inputs));
 }
 
+TEST(FashionMnist, PixelValuesAreIntensitiesInZeroOne) {
+  apps::FashionMnistConfig c;
+  c.data_dir = make_dataset("values");
+  const apps::FashionMnistTask tokens(c);
+  c.pixel_values = true;
+  const apps::FashionMnistTask values(c);
+  EXPECT_EQ(values.vocab_size(), 0);
+  EXPECT_EQ(values.input_features(), 1);
+  const apps::Batch t = tokens.batch(apps::Split::test, 3, 2), v = values.batch(apps::Split::test, 3, 2);
+  ASSERT_EQ(v.inputs.shape(), (engine::Shape{2, 1024, 1}));
+  for (int64_t i = 0; i < 2 * 1024; ++i)
+    ASSERT_EQ(v.inputs.data<float>()[i], static_cast<float>(t.inputs.data<int32_t>()[i]) / 255.0f) << i;
+  EXPECT_TRUE(testing_util::bitwise_equal(v.targets, t.targets));
+}
+
 TEST(FashionMnist, BadFilesAreRefusedByName) {
   const std::string dir = make_dataset("bad");
   apps::FashionMnistConfig c;

@@ -110,6 +110,12 @@ TEST(Train, BadValuesAreRefusedBeforeTraining) {
             std::string::npos);
   EXPECT_NE(error_of([] { apps::train(train_flags({{"threads", "-2"}}), true); }).find("thread count"),
             std::string::npos);
+  EXPECT_NE(error_of([] { apps::train(train_flags({{"augment", "true"}}), true); })
+                .find("--augment applies to the fashion-mnist task only"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { apps::train(train_flags({{"task", "fashion-mnist"}, {"pixels", "rgb"}}), true); })
+                .find("--pixels must be tokens or values, got 'rgb'"),
+            std::string::npos);
 }
 
 TEST(Train, DivergenceStopsWithAMessageNamingTheStep) {

@@ -87,6 +87,12 @@ Batch FashionMnistTask::batch(Split split, int64_t first, int64_t count) const {
     }
     y[n] = (test ? test_labels_ : train_labels_)[static_cast<size_t>(img)];
   }
+  if (cfg_.pixel_values) {
+    Tensor values = Tensor::empty({count, N, 1});
+    float* v = values.data<float>();
+    for (int64_t i = 0; i < count * N; ++i) v[i] = static_cast<float>(x[i]) / 255.0f;
+    b.inputs = values;
+  }
   return b;
 }
 

@@ -5,6 +5,7 @@
 // With augment, each training example is shifted by up to kMaxShift pixels in each direction
 // and mirrored left-right with probability 1/2, drawn from the seed and the example's index
 // (so a resumed run sees the same images); validation and test images are never changed.
+// Pixels are token ids, or with pixel_values float intensities (B, N, 1) in [0, 1].
 #pragma once
 #include <mutex>
 #include <vector>
@@ -18,6 +19,9 @@ struct FashionMnistConfig {
   int64_t seq_len = 1024;  // 784 or 1024
   uint64_t seed = 0;
   bool augment = false;
+  // false: pixels are token ids 0..255 (an Embedding); true: intensities in [0, 1] as one
+  // feature per position (a Linear), so neighbouring grey levels start out alike.
+  bool pixel_values = false;
 };
 
 class FashionMnistTask : public Task {
@@ -26,8 +30,8 @@ class FashionMnistTask : public Task {
   std::string name() const override { return "fashion-mnist"; }
   Objective objective() const override { return Objective::classification; }
   int64_t num_outputs() const override { return 10; }
-  int64_t input_features() const override { return 0; }
-  int64_t vocab_size() const override { return 256; }
+  int64_t input_features() const override { return cfg_.pixel_values ? 1 : 0; }
+  int64_t vocab_size() const override { return cfg_.pixel_values ? 0 : 256; }
   int64_t seq_len() const override { return cfg_.seq_len; }
   int64_t split_size(Split split) const override;
   Batch batch(Split split, int64_t first, int64_t count) const override;

@@ -13,6 +13,7 @@ void add_task_flags(Flags& flags) {
   flags.add_int("seq-len", 1024, "sequence length N (adding, order; listops: the padded length, 2000 as in LRA; fashion-mnist: 784, or 1024 padded to 32 x 32)");
   flags.add_string("data-dir", "/usr/share/datasets/fashion-mnist", "fashion-mnist: the directory of the gzip IDX files");
   flags.add_bool("augment", false, "fashion-mnist: shift training images by up to 2 pixels and mirror them at random");
+  flags.add_string("pixels", "tokens", "fashion-mnist: pixels as token ids 0..255 (tokens, an Embedding) or intensities in [0, 1] (values, a Linear)");
   flags.add_int("features", 16, "teacher task: input features");
   flags.add_int("classes", 4, "teacher task: classes");
 }
@@ -51,6 +52,10 @@ std::unique_ptr<Task> make_task(const Flags& flags) {
     c.seq_len = flags.get_int("seq-len");
     c.seed = seed;
     c.augment = flags.get_bool("augment");
+    const std::string& pixels = flags.get_string("pixels");
+    LONGMIX_CHECK(pixels == "tokens" || pixels == "values",
+                  "--pixels must be tokens or values, got '" << pixels << "'");
+    c.pixel_values = pixels == "values";
     return std::make_unique<FashionMnistTask>(c);
   }
   throw engine::Error("unknown task '" + name + "' (available: teacher, adding, order, listops, fashion-mnist)");

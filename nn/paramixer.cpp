@@ -11,6 +11,15 @@
 #include "ops/shape_ops.h"
 
 namespace nn {
+namespace {
+
+// The chain of products keeps its M-1 intermediate states for backward while they take at
+// most this much memory per layer (B = 32, D = 32: N up to 4096); beyond, it recomputes them
+// in backward one batch element at a time (ops::ChainStates): at N = 16384 that is 872 MB per
+// layer saved for one more forward of the products.
+constexpr int64_t kKeptChainStatesLimit = int64_t{256} << 20;
+
+}  // namespace
 
 ParamixerLayer::ParamixerLayer(const ParamixerConfig& c, engine::Rng& rng, uint64_t dropout_seed)
     : N_(c.seq_len),
@@ -47,7 +56,10 @@ Tensor ParamixerLayer::forward_body(const Tensor& v_in, const Tensor& x, uint64_
   // All factors' link values at once: (M, B*N, L).
   Tensor w_all = ops::factor_mlp(ops::reshape(x, {B * N_, -1}), factor_hidden_.weight(),
                                  factor_hidden_.bias(), factor_weight_, factor_bias_);
-  v = ops::sparse_mix_chain(w_all, v, offsets_);  // V <- V + P_m(W_m, V) for m = 0 .. M-1
+  const int64_t states_bytes = (M - 1) * v.numel() * static_cast<int64_t>(engine::dtype_size(v.dtype()));
+  const ops::ChainStates states =
+      states_bytes <= kKeptChainStatesLimit ? ops::ChainStates::keep : ops::ChainStates::recompute;
+  v = ops::sparse_mix_chain(w_all, v, offsets_, states);  // V <- V + P_m(W_m, V) for m = 0 .. M-1
   return dropout_.forward(v, dropout_seed);
 }
 

@@ -154,10 +154,36 @@ TEST(SparseMixChain, EqualsTheFactorByFactorProductsAndGradchecks) {
   std::vector<std::vector<int64_t>> offsets(static_cast<size_t>(M), ops::chord_offsets(N));
   Tensor w = testing_util::randn({M, B * N, static_cast<int64_t>(offsets[0].size())}, rng);
   Tensor v = testing_util::randn({B, N, D}, rng);
-  const auto r = engine::gradcheck([&] { return ops::sparse_mix_chain(w, v, offsets); }, {w, v});
-  EXPECT_TRUE(r.ok) << r.report;
+  for (ops::ChainStates states : {ops::ChainStates::keep, ops::ChainStates::recompute}) {
+    const auto r = engine::gradcheck([&] { return ops::sparse_mix_chain(w, v, offsets, states); }, {w, v});
+    EXPECT_TRUE(r.ok) << r.report;
+  }
   EXPECT_NE(testing_util::error_of([&] { ops::sparse_mix_chain(w, v, {offsets[0]}); }).find("1 offset lists for the 4 factors"),
             std::string::npos);
+}
+
+// Recomputing the intermediate states in backward instead of keeping them changes no bit of
+// the output or of either gradient (same kernels on the same inputs).
+TEST(SparseMixChain, RecomputedStatesGiveTheKeptStatesBits) {
+  engine::Rng rng(12);
+  const int64_t B = 3, N = 45, D = 21, M = ops::num_factors(N);
+  std::vector<std::vector<int64_t>> offsets;
+  for (int64_t m = 0; m < M; ++m) offsets.push_back(ops::cdil_offsets(N, m));
+  const int64_t L = static_cast<int64_t>(offsets[0].size());
+  const Tensor dout = Tensor::randn({B, N, D}, rng);
+  Tensor w = testing_util::randn({M, B * N, L}, rng, DType::f32), v = testing_util::randn({B, N, D}, rng, DType::f32);
+  Tensor out[2], dw[2], dv[2];
+  for (int i = 0; i < 2; ++i) {
+    w.zero_grad();
+    v.zero_grad();
+    out[i] = ops::sparse_mix_chain(w, v, offsets, i == 0 ? ops::ChainStates::keep : ops::ChainStates::recompute);
+    engine::backward(out[i], dout);
+    dw[i] = w.grad().clone();
+    dv[i] = v.grad().clone();
+  }
+  EXPECT_TRUE(testing_util::bitwise_equal(out[0], out[1]));
+  EXPECT_TRUE(testing_util::bitwise_equal(dw[0], dw[1]));
+  EXPECT_TRUE(testing_util::bitwise_equal(dv[0], dv[1]));
 }
 
 struct MixVariant {

@@ -55,31 +55,48 @@ void for_each_element(int64_t B, Body&& body) {
   }
 }
 
-// states: V_1 .. V_{M-1}, (M-1, B, N, D).
+// Element b's states V_1 .. V_{M-1} into states + (m - 1) * stride (slots of the kept
+// (M-1, B, N, D) tensor, or of one element's scratch); with `out`, also the last product V_M.
 template <class T>
-void chain_forward(const Chain& c, const T* w, const T* v, T* states, T* out) {
+void element_chain(const Chain& c, const Kernels<T>& k, int64_t b, const T* w, const T* v, T* states, int64_t stride,
+                   T* out) {
+  const T* src = v + c.row_at(b);
+  for (int64_t m = 0; m < c.M; ++m) {
+    if (m == c.M - 1 && !out) break;
+    T* dst = m == c.M - 1 ? out + c.row_at(b) : states + m * stride;
+    k.forward(c.one(), c.offsets[size_t(m)].data(), w + c.w_at(m, b), src, dst);
+    src = dst;
+  }
+}
+
+// kept_states: V_1 .. V_{M-1} as (M-1, B, N, D), or nullptr to keep none (each element's
+// states then live in a scratch buffer until the element is done).
+template <class T>
+void chain_forward(const Chain& c, const T* w, const T* v, T* kept_states, T* out) {
   const Kernels<T> k;
   for_each_element(c.B, [&](int64_t b) {
-    const T* src = v + c.row_at(b);
-    for (int64_t m = 0; m < c.M; ++m) {
-      T* dst = m == c.M - 1 ? out + c.row_at(b) : states + (m * c.B) * c.N * c.D + c.row_at(b);
-      k.forward(c.one(), c.offsets[size_t(m)].data(), w + c.w_at(m, b), src, dst);
-      src = dst;
-    }
+    if (kept_states) return element_chain(c, k, b, w, v, kept_states + c.row_at(b), c.B * c.N * c.D, out);
+    Tensor scratch = Tensor::empty({std::max<int64_t>(c.M - 1, 1), c.N, c.D}, engine::dtype_of<T>());
+    element_chain(c, k, b, w, v, scratch.data<T>(), c.N * c.D, out);
   });
 }
 
-// dw (M, B*N, L) and dv (B, N, D) accumulate; either may be null (not needed).
+// dw (M, B*N, L) and dv (B, N, D) accumulate; either may be null (not needed). Without
+// kept_states each element's states are recomputed first (one more forward of its chain).
 template <class T>
-void chain_backward(const Chain& c, const T* w, const T* v, const T* states, const T* dout, T* dw, T* dv) {
+void chain_backward(const Chain& c, const T* w, const T* v, const T* kept_states, const T* dout, T* dw, T* dv) {
   const Kernels<T> k;
   for_each_element(c.B, [&](int64_t b) {
-    Tensor scratch = Tensor::empty({2, c.N, c.D}, engine::dtype_of<T>());  // the running gradient, twice
+    // The running gradient twice, then (when not kept) the element's M-1 states.
+    Tensor scratch = Tensor::empty({kept_states ? 2 : c.M + 1, c.N, c.D}, engine::dtype_of<T>());
     T* buffers[2] = {scratch.data<T>(), scratch.data<T>() + c.N * c.D};
+    const T* states = kept_states ? kept_states + c.row_at(b) : buffers[1] + c.N * c.D;
+    const int64_t stride = kept_states ? c.B * c.N * c.D : c.N * c.D;
+    if (!kept_states) element_chain(c, k, b, w, v, buffers[1] + c.N * c.D, stride, static_cast<T*>(nullptr));
     const T* grad = dout + c.row_at(b);  // d(loss)/d(V_{m+1})
     for (int64_t m = c.M - 1; m >= 0; --m) {
       const int64_t* o = c.offsets[size_t(m)].data();
-      const T* input = m == 0 ? v + c.row_at(b) : states + ((m - 1) * c.B) * c.N * c.D + c.row_at(b);
+      const T* input = m == 0 ? v + c.row_at(b) : states + (m - 1) * stride;
       if (dw) k.backward_w(c.one(), o, grad, input, dw + c.w_at(m, b));
       if (m == 0 && !dv) break;
       T* next = m == 0 ? dv + c.row_at(b) : buffers[m % 2];
@@ -92,7 +109,8 @@ void chain_backward(const Chain& c, const T* w, const T* v, const T* states, con
 
 }  // namespace
 
-Tensor sparse_mix_chain(const Tensor& w_all, const Tensor& v, const std::vector<std::vector<int64_t>>& offsets) {
+Tensor sparse_mix_chain(const Tensor& w_all, const Tensor& v, const std::vector<std::vector<int64_t>>& offsets,
+                        ChainStates keep) {
   engine::check_float(w_all, "sparse_mix_chain", "w");
   engine::check_float(v, "sparse_mix_chain", "v");
   LONGMIX_CHECK(v.ndim() == 3 && w_all.ndim() == 3 && w_all.dim(1) == v.dim(0) * v.dim(1) && v.dim(1) >= 1,
@@ -114,17 +132,18 @@ Tensor sparse_mix_chain(const Tensor& w_all, const Tensor& v, const std::vector<
   const double product_flops = 2.0 * double(c.M) * double(c.B) * double(c.N) * double(c.L) * double(c.D);
   engine::count_flops(product_flops);
   Tensor out = Tensor::empty(v.shape(), v.dtype());
-  Tensor states = Tensor::empty({std::max<int64_t>(c.M - 1, 1), c.B, c.N, c.D}, v.dtype());
+  const bool kept = keep == ChainStates::keep && engine::grad_enabled() && engine::any_requires_grad({w_all, v});
+  Tensor states = kept ? Tensor::empty({std::max<int64_t>(c.M - 1, 1), c.B, c.N, c.D}, v.dtype()) : Tensor();
   engine::dispatch_float(v.dtype(), "sparse_mix_chain", [&](auto zero) {
     using T = decltype(zero);
-    chain_forward<T>(c, w_all.data<T>(), v.data<T>(), states.data<T>(), out.data<T>());
+    chain_forward<T>(c, w_all.data<T>(), v.data<T>(), kept ? states.data<T>() : nullptr, out.data<T>());
   });
   engine::record("sparse_mix_chain", out, {w_all, v},
                  [w_all, v, states, c, product_flops](const Tensor& dout, engine::Grads& g) {
     engine::count_flops(product_flops * (g.needs(0) + g.needs(1)));
     engine::dispatch_float(dout.dtype(), "sparse_mix_chain", [&](auto zero) {
       using T = decltype(zero);
-      chain_backward<T>(c, w_all.data<T>(), v.data<T>(), states.data<T>(), dout.data<T>(),
+      chain_backward<T>(c, w_all.data<T>(), v.data<T>(), states.defined() ? states.data<T>() : nullptr, dout.data<T>(),
                         g.needs(0) ? g.at(0).data<T>() : nullptr, g.needs(1) ? g.at(1).data<T>() : nullptr);
     });
   });

@@ -5,8 +5,10 @@
 // stays in the core's cache from factor to factor) instead of one factor at a time over the
 // whole batch (M round trips of B x N x D through memory). Backward walks the factors in
 // reverse per batch element with the running gradient in cache: no per-factor gradient
-// buffers. The intermediate states V_1 .. V_{M-1} are kept for backward, as the per-factor
-// ops kept them. Equal to M calls of sparse_mix_factor (same kernels, same rounding).
+// buffers. The intermediate states V_1 .. V_{M-1} are kept for backward (ChainStates::keep,
+// (M-1) x B x N x D values), or recomputed there one batch element at a time
+// (ChainStates::recompute: one more forward of the products, in cache, for none of that
+// memory). Either way equal to M calls of sparse_mix_factor (same kernels, same rounding).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -15,7 +17,10 @@
 
 namespace ops {
 
+enum class ChainStates { keep, recompute };
+
 engine::Tensor sparse_mix_chain(const engine::Tensor& w_all, const engine::Tensor& v,
-                                const std::vector<std::vector<int64_t>>& offsets);
+                                const std::vector<std::vector<int64_t>>& offsets,
+                                ChainStates states = ChainStates::keep);
 
 }  // namespace ops

@@ -1,6 +1,7 @@
 #include "engine/tape.h"
 
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "engine/op_profile.h"
@@ -47,6 +48,19 @@ Tensor Grads::at(int i) {
   TensorImpl& impl = inputs_[static_cast<size_t>(i)].impl();
   if (!impl.grad) impl.grad = Tensor::zeros(impl.shape, impl.dtype).impl_ptr();
   return Tensor(impl.grad);
+}
+
+GradTarget Grads::whole(int i) {
+  TensorImpl& impl = inputs_[static_cast<size_t>(i)].impl();
+  if (impl.grad) return {Tensor(impl.grad), true};
+#ifdef LONGMIX_POISON_FRESH_GRADS
+  // Sanitizer builds: NaN, so that an element a kernel leaves unwritten fails the tests.
+  Tensor g = Tensor::full(impl.shape, std::numeric_limits<double>::quiet_NaN(), impl.dtype);
+#else
+  Tensor g = Tensor::empty(impl.shape, impl.dtype);
+#endif
+  impl.grad = g.impl_ptr();
+  return {g, false};
 }
 
 void Grads::add_output_grad(int i, const Tensor& dout) {

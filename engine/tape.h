@@ -15,12 +15,23 @@
 
 namespace engine {
 
+// A gradient buffer for a kernel that writes every element of it (Grads::whole).
+struct GradTarget {
+  Tensor grad;
+  bool accumulate = true;  // false: a fresh buffer, not zeroed: overwrite it. true: add to it.
+};
+
 class Grads {
  public:
   explicit Grads(std::vector<Tensor>& inputs) : inputs_(inputs) {}
   bool needs(int i) const { return inputs_[static_cast<size_t>(i)].requires_grad(); }
   // The gradient buffer of input i, allocated zeroed on first use; kernels accumulate into it.
   Tensor at(int i);
+  // For a kernel that writes every element of input i's gradient: when input i has none yet, a
+  // fresh buffer left unzeroed, to overwrite (accumulate = false); else the gradient so far, to
+  // add to. Overwriting saves the zeroing pass and reading the zeros back: two of a streaming
+  // backward kernel's memory passes.
+  GradTarget whole(int i);
   // Adds `dout` (same element count) to input i's gradient. When input i has none yet, it takes
   // dout's buffer as a view instead of copying: only for a dout this node's output owns alone,
   // which the tape releases right after (reshape's backward).

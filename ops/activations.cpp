@@ -28,15 +28,16 @@ Tensor unary(const char* name, const Tensor& x, Fwd fwd, Deriv deriv) {
   Tensor y_saved = y.detach();  // no autograd state: avoids keeping y's grad alive
   engine::record(name, y, {x}, [name, x, y_saved, deriv](const Tensor& dy, engine::Grads& g) {
     if (!g.needs(0)) return;
-    Tensor dx = g.at(0);
+    engine::GradTarget dx = g.whole(0);
     engine::dispatch_float(dy.dtype(), name, [&](auto zero) {
       using T = decltype(zero);
       const T* xp = x.data<T>();
       const T* yp = y_saved.data<T>();
       const T* dyp = dy.data<T>();
-      T* dxp = dx.data<T>();
+      T* dxp = dx.grad.data<T>();
+      const bool accumulate = dx.accumulate;
       engine::parallel_for(dy.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) dxp[i] += dyp[i] * deriv(xp[i], yp[i]);
+        for (int64_t i = i0; i < i1; ++i) dxp[i] = (accumulate ? dxp[i] : T(0)) + dyp[i] * deriv(xp[i], yp[i]);
       });
     });
   });
@@ -76,10 +77,10 @@ Tensor gelu(const Tensor& x) {
   });
   engine::record("gelu", y, {x}, [x](const Tensor& dy, engine::Grads& g) {
     if (!g.needs(0)) return;
-    Tensor dx = g.at(0);
+    engine::GradTarget dx = g.whole(0);
     engine::dispatch_float(dy.dtype(), "gelu", [&](auto zero) {
       using T = decltype(zero);
-      gelu_backward(dy.numel(), x.data<T>(), dy.data<T>(), dx.data<T>());
+      gelu_backward(dy.numel(), x.data<T>(), dy.data<T>(), dx.accumulate, dx.grad.data<T>());
     });
   });
   return y;

@@ -18,11 +18,11 @@ void forward_exact(int64_t n, const T* x, T* y) {
 }
 
 template <class T>
-void backward_exact(int64_t n, const T* x, const T* dy, T* dx) {
+void backward_exact(int64_t n, const T* x, const T* dy, bool accumulate, T* dx) {
   for (int64_t i = 0; i < n; ++i) {
     const T cdf = T(0.5) * (1 + std::erf(x[i] * T(kInvSqrt2)));
     const T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * x[i] * x[i]);
-    dx[i] += dy[i] * (cdf + x[i] * pdf);
+    dx[i] = (accumulate ? dx[i] : T(0)) + dy[i] * (cdf + x[i] * pdf);
   }
 }
 
@@ -40,7 +40,9 @@ void forward_ref(int64_t n, const float* x, float* y) { forward_exact(n, x, y); 
 void value_and_derivative_ref(int64_t n, const float* x, float* y, float* dydx) {
   value_and_derivative_exact(n, x, y, dydx);
 }
-void backward_ref(int64_t n, const float* x, const float* dy, float* dx) { backward_exact(n, x, dy, dx); }
+void backward_ref(int64_t n, const float* x, const float* dy, bool accumulate, float* dx) {
+  backward_exact(n, x, dy, accumulate, dx);
+}
 
 }  // namespace
 
@@ -60,14 +62,16 @@ void gelu_forward(int64_t n, const double* x, double* y) {
   engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { forward_exact(i1 - i0, x + i0, y + i0); });
 }
 
-void gelu_backward(int64_t n, const float* x, const float* dy, float* dx) {
+void gelu_backward(int64_t n, const float* x, const float* dy, bool accumulate, float* dx) {
   const GeluKernels& k = gelu_kernels();
-  engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { k.backward(i1 - i0, x + i0, dy + i0, dx + i0); });
+  engine::parallel_for(n, kGrain,
+                       [&](int64_t i0, int64_t i1) { k.backward(i1 - i0, x + i0, dy + i0, accumulate, dx + i0); });
 }
 
-void gelu_backward(int64_t n, const double* x, const double* dy, double* dx) {
-  engine::parallel_for(n, kGrain,
-                       [&](int64_t i0, int64_t i1) { backward_exact(i1 - i0, x + i0, dy + i0, dx + i0); });
+void gelu_backward(int64_t n, const double* x, const double* dy, bool accumulate, double* dx) {
+  engine::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+    backward_exact(i1 - i0, x + i0, dy + i0, accumulate, dx + i0);
+  });
 }
 
 void gelu_value_and_derivative(int64_t n, const float* x, float* y, float* dydx) {

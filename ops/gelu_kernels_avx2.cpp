@@ -31,15 +31,15 @@ void forward(int64_t n, const float* x, float* y) {
   if (i < n) store_tail(y + i, vgelu<V>(load_tail(x + i, n - i)), n - i);
 }
 
-void backward(int64_t n, const float* x, const float* dy, float* dx) {
+void backward(int64_t n, const float* x, const float* dy, bool accumulate, float* dx) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(dx + i, _mm256_fmadd_ps(_mm256_loadu_ps(dy + i), vgelu_grad<V>(_mm256_loadu_ps(x + i)),
-                                             _mm256_loadu_ps(dx + i)));
+                                             accumulate ? _mm256_loadu_ps(dx + i) : _mm256_setzero_ps()));
   if (i < n) {
     const int64_t left = n - i;
     const __m256 r = _mm256_fmadd_ps(load_tail(dy + i, left), vgelu_grad<V>(load_tail(x + i, left)),
-                                     load_tail(dx + i, left));
+                                     accumulate ? load_tail(dx + i, left) : _mm256_setzero_ps());
     store_tail(dx + i, r, left);
   }
 }

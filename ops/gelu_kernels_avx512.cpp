@@ -21,11 +21,12 @@ void forward(int64_t n, const float* x, float* y) {
   }
 }
 
-void backward(int64_t n, const float* x, const float* dy, float* dx) {
+void backward(int64_t n, const float* x, const float* dy, bool accumulate, float* dx) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
     const __m512 g = vgelu_grad<V>(_mm512_maskz_loadu_ps(m, x + i));
-    const __m512 r = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, dy + i), g, _mm512_maskz_loadu_ps(m, dx + i));
+    const __m512 prior = accumulate ? _mm512_maskz_loadu_ps(m, dx + i) : _mm512_setzero_ps();
+    const __m512 r = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, dy + i), g, prior);
     _mm512_mask_storeu_ps(dx + i, m, r);
   }
 }

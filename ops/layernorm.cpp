@@ -60,7 +60,9 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
       using T = decltype(zero);
       const T *xp = x.data<T>(), *gp = gamma.data<T>(), *dyp = dy.data<T>(), *st = stats.data<T>();
       if (g.needs(0)) {
-        T* dx = g.at(0).data<T>();
+        engine::GradTarget dx_target = g.whole(0);
+        T* dx = dx_target.grad.data<T>();
+        const bool accumulate = dx_target.accumulate;
         engine::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
           for (int64_t r = r0; r < r1; ++r) {
             const T mu = st[2 * r], rstd = st[2 * r + 1];
@@ -70,7 +72,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
                 row_sum<T>(D, [&](int64_t j) { return dyr[j] * gp[j] * (xr[j] - mu) * rstd; }) / static_cast<T>(D);
             for (int64_t j = 0; j < D; ++j) {
               const T xhat = (xr[j] - mu) * rstd;
-              dx[r * D + j] += rstd * (dyr[j] * gp[j] - mean_dxhat - xhat * mean_dxhat_xhat);
+              dx[r * D + j] = (accumulate ? dx[r * D + j] : T(0)) +
+                              rstd * (dyr[j] * gp[j] - mean_dxhat - xhat * mean_dxhat_xhat);
             }
           }
         });

@@ -56,22 +56,22 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
       using T = decltype(zero);
       if (g.needs(0)) {
         // op(A) = dC op(B)^T  (M,K).  Stored A is op(A), or its transpose when trans_a.
-        Tensor ga = g.at(0);
+        engine::GradTarget ga = g.whole(0);
         if (!s.trans_a)
           gemm<T>({s.batch, s.M, s.K, s.N, false, !s.trans_b}, dc.data<T>(), b.data<T>(),
-                  ga.data<T>(), true);
+                  ga.grad.data<T>(), ga.accumulate);
         else  // A stored (K,M) = op(B) dC^T
           gemm<T>({s.batch, s.K, s.M, s.N, s.trans_b, true}, b.data<T>(), dc.data<T>(),
-                  ga.data<T>(), true);
+                  ga.grad.data<T>(), ga.accumulate);
       }
       if (g.needs(1)) {
-        Tensor gb = g.at(1);
+        engine::GradTarget gb = g.whole(1);
         if (!s.trans_b)  // B stored (K,N) = op(A)^T dC
           gemm<T>({s.batch, s.K, s.N, s.M, !s.trans_a, false}, a.data<T>(), dc.data<T>(),
-                  gb.data<T>(), true);
+                  gb.grad.data<T>(), gb.accumulate);
         else  // B stored (N,K) = dC^T op(A)
           gemm<T>({s.batch, s.N, s.K, s.M, true, s.trans_a}, dc.data<T>(), a.data<T>(),
-                  gb.data<T>(), true);
+                  gb.grad.data<T>(), gb.accumulate);
       }
     });
   });
@@ -107,12 +107,16 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                  [x, weight, has_bias, rows, in, out_features](const Tensor& dy, engine::Grads& g) {
                    engine::dispatch_float(dy.dtype(), "linear", [&](auto zero) {
                      using T = decltype(zero);
-                     if (g.needs(0))  // dx (rows,in) += dy (rows,out) @ W (out,in)
+                     if (g.needs(0)) {  // dx (rows,in) [+]= dy (rows,out) @ W (out,in)
+                       engine::GradTarget dx = g.whole(0);
                        gemm<T>({1, rows, in, out_features, false, false}, dy.data<T>(),
-                               weight.data<T>(), g.at(0).data<T>(), true);
-                     if (g.needs(1))  // dW (out,in) += dy^T @ x
+                               weight.data<T>(), dx.grad.data<T>(), dx.accumulate);
+                     }
+                     if (g.needs(1)) {  // dW (out,in) [+]= dy^T @ x
+                       engine::GradTarget dw = g.whole(1);
                        gemm<T>({1, out_features, in, rows, true, false}, dy.data<T>(),
-                               x.data<T>(), g.at(1).data<T>(), true);
+                               x.data<T>(), dw.grad.data<T>(), dw.accumulate);
+                     }
                      if (has_bias && g.needs(2))
                        accumulate_column_sums<T>(rows, out_features, dy.data<T>(),
                                                  g.at(2).data<T>());

@@ -23,7 +23,10 @@ struct Outcome {
 Outcome train_with_threads(const std::vector<std::pair<std::string, std::string>>& settings, int threads) {
   apps::Flags f;
   apps::add_train_flags(f);
-  const auto dir = std::filesystem::temp_directory_path() / "longmix_test_determinism";
+  // One directory per test: ctest -j runs these tests side by side.
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("longmix_test_determinism_" +
+                    std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
   std::filesystem::remove_all(dir);
   for (const auto& [k, v] : settings) f.set(k, v);
   f.set("threads", std::to_string(threads));

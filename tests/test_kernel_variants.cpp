@@ -106,10 +106,18 @@ TEST_P(GeluKernelVariants, MatchReferenceAcrossTheRangeOnOddSizes) {
     ASSERT_NEAR(got[i], want[i], 2e-6f * (1 + std::fabs(want[i]))) << v.name << " forward at x = " << (i < n ? x[i] : 0);
   const auto dy = random_floats(n, 7);
   std::vector<float> dx_want(n + 1, 0.5f), dx_got = dx_want;
-  ref.backward(n, x.data(), dy.data(), dx_want.data());
-  simd.backward(n, x.data(), dy.data(), dx_got.data());
+  ref.backward(n, x.data(), dy.data(), true, dx_want.data());
+  simd.backward(n, x.data(), dy.data(), true, dx_got.data());
   for (int64_t i = 0; i <= n; ++i)
     ASSERT_NEAR(dx_got[i], dx_want[i], 4e-6f * (1 + std::fabs(dx_want[i]))) << v.name << " backward at x = " << (i < n ? x[i] : 0);
+  // Overwriting (a fresh gradient buffer): the prior contents are ignored, the element past n untouched.
+  std::vector<float> dx_fresh(n + 1, std::nanf("")), dx_sum(n + 1, 0.5f);
+  dx_fresh[n] = 0.5f;
+  simd.backward(n, x.data(), dy.data(), false, dx_fresh.data());
+  simd.backward(n, x.data(), dy.data(), true, dx_sum.data());
+  for (int64_t i = 0; i <= n; ++i)
+    ASSERT_NEAR(dx_fresh[i] + (i < n ? 0.5f : 0.f), dx_sum[i], 4e-6f * (1 + std::fabs(dx_sum[i])))
+        << v.name << " overwriting backward at x = " << (i < n ? x[i] : 0);
   std::vector<float> y_got(n + 1, 3.f), d_want(n + 1, 3.f), d_got(n + 1, 3.f);
   ref.value_and_derivative(n, x.data(), want.data(), d_want.data());
   simd.value_and_derivative(n, x.data(), y_got.data(), d_got.data());

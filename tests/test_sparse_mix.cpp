@@ -2,6 +2,8 @@
 // N x N product, every ISA variant against the scalar reference, thread-count independence.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "engine/cpu.h"
@@ -227,14 +229,25 @@ TEST_P(MixKernelVariants, MatchReferenceOnOddSizes) {
         ref.forward(d, offsets.data(), w.data(), v.data(), residual, want.data());
         simd.forward(d, offsets.data(), w.data(), v.data(), residual, got.data());
         expect_near_vectors(got, want, "forward " + what);
-        std::vector<float> dw_want(d.B * N * d.L + 1, 0.5f), dw_got = dw_want;
-        ref.backward_w(d, offsets.data(), dout.data(), v.data(), dw_want.data());
-        simd.backward_w(d, offsets.data(), dout.data(), v.data(), dw_got.data());
-        expect_near_vectors(dw_got, dw_want, "backward_w " + what);
-        std::vector<float> dv_want(d.B * N * D + 1, 0.25f), dv_got = dv_want;
-        ref.backward_v(d, offsets.data(), dout.data(), w.data(), residual, dv_want.data());
-        simd.backward_v(d, offsets.data(), dout.data(), w.data(), residual, dv_got.data());
-        expect_near_vectors(dv_got, dv_want, "backward_v " + what);
+        // Accumulating into 0.5 / 0.25, and overwriting a buffer of NaN (a fresh gradient)
+        // whose guard element must stay 0.5 / 0.25.
+        for (bool accumulate : {true, false}) {
+          const std::string how = what + (accumulate ? " accumulating" : " overwriting");
+          std::vector<float> dw_want(d.B * N * d.L + 1, 0.5f), dw_got = dw_want;
+          if (!accumulate) std::fill(dw_got.begin(), dw_got.end() - 1, std::nanf(""));
+          ref.backward_w(d, offsets.data(), dout.data(), v.data(), true, dw_want.data());
+          simd.backward_w(d, offsets.data(), dout.data(), v.data(), accumulate, dw_got.data());
+          if (!accumulate)
+            for (size_t i = 0; i + 1 < dw_want.size(); ++i) dw_want[i] -= 0.5f;
+          expect_near_vectors(dw_got, dw_want, "backward_w " + how);
+          std::vector<float> dv_want(d.B * N * D + 1, 0.25f), dv_got = dv_want;
+          if (!accumulate) std::fill(dv_got.begin(), dv_got.end() - 1, std::nanf(""));
+          ref.backward_v(d, offsets.data(), dout.data(), w.data(), residual, true, dv_want.data());
+          simd.backward_v(d, offsets.data(), dout.data(), w.data(), residual, accumulate, dv_got.data());
+          if (!accumulate)
+            for (size_t i = 0; i + 1 < dv_want.size(); ++i) dv_want[i] -= 0.25f;
+          expect_near_vectors(dv_got, dv_want, "backward_v " + how);
+        }
         }
       }
 }

@@ -68,10 +68,10 @@ Tensor merge_heads(const Tensor& x, int64_t heads) {
   });
   engine::record("merge_heads", out, {x}, [=](const Tensor& dout, engine::Grads& g) {
     if (!g.needs(0)) return;
-    Tensor dx = g.at(0);
+    engine::GradTarget dx = g.whole(0);  // every element is some head's
     engine::dispatch_float(dout.dtype(), "merge_heads", [&](auto zero) {
       using T = decltype(zero);
-      copy_heads<T>(B, N, heads, d, heads * d, 0, dout.data<T>(), dx.data<T>(), true, true);
+      copy_heads<T>(B, N, heads, d, heads * d, 0, dout.data<T>(), dx.grad.data<T>(), true, dx.accumulate);
     });
   });
   return out;

@@ -97,11 +97,12 @@ void forward(const FactorDims& d, const T* x, const T* w1, const T* b1, const T*
   });
 }
 
-// The chunks of rows [r_begin, r_end): dx rows written directly (owned), weight gradients
-// accumulated into this group's partial (dw1, db1, dw2, db2 laid end to end).
+// The chunks of rows [r_begin, r_end): dx rows written directly (owned; added to, or
+// overwritten when dx is a fresh buffer), weight gradients accumulated into this group's
+// partial (dw1, db1, dw2, db2 laid end to end).
 template <class T>
 void backward_group(const FactorDims& d, int64_t r_begin, int64_t r_end, const T* dout, const T* x, const T* w1,
-                    const T* b1, const T* w2, T* dx, T* partial) {
+                    const T* b1, const T* w2, T* dx, bool dx_accumulate, T* partial) {
   const int64_t C = d.chunk(), MH = d.MH();
   Tensor buffers = Tensor::empty({3, C, MH}, engine::dtype_of<T>());
   T *pre = buffers.data<T>(), *h = pre + C * MH, *dh = h + C * MH;
@@ -120,7 +121,7 @@ void backward_group(const FactorDims& d, int64_t r_begin, int64_t r_end, const T
     }
     gemm<T>({1, MH, d.D, n, true, false}, dh, x + r0 * d.D, dw1, true);
     add_rows<T>(n, MH, dh, db1);
-    if (dx) gemm<T>({1, n, d.D, MH, false, false}, dh, w1, dx + r0 * d.D, true);
+    if (dx) gemm<T>({1, n, d.D, MH, false, false}, dh, w1, dx + r0 * d.D, dx_accumulate);
   }
 }
 
@@ -130,11 +131,12 @@ void backward(const FactorDims& d, const T* dout, const T* x, const T* w1, const
   const int64_t groups = d.groups(), chunks_per_group = (d.chunks() + groups - 1) / groups;
   const int64_t rows_per_group = chunks_per_group * d.chunk(), P = d.partial_size();
   Tensor partials = Tensor::zeros({groups, P}, engine::dtype_of<T>());
-  T* dx = g.needs(0) ? g.at(0).data<T>() : nullptr;
+  engine::GradTarget dx = g.needs(0) ? g.whole(0) : engine::GradTarget{};
   engine::parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
     for (int64_t grp = g0; grp < g1; ++grp) {
       const int64_t r_begin = std::min(d.R, grp * rows_per_group), r_end = std::min(d.R, r_begin + rows_per_group);
-      backward_group(d, r_begin, r_end, dout, x, w1, b1, w2, dx, partials.data<T>() + grp * P);
+      backward_group(d, r_begin, r_end, dout, x, w1, b1, w2, dx.grad.defined() ? dx.grad.data<T>() : nullptr,
+                     dx.accumulate, partials.data<T>() + grp * P);
     }
   });
   // The groups' partials summed in group order, then each part added to its parameter's gradient.

@@ -1,6 +1,7 @@
 // The Paramixer sparse product (SPEC 1.2) on raw row-major buffers, one variant per ISA:
 //   out[b,i,:] = sum_k w[b,i,k] * v[b, (i + o_k) mod N, :]      w (B,N,L), v and out (B,N,D)
-// Offsets arrive normalized to [0, N). Forward overwrites `out`; backward kernels ACCUMULATE.
+// Offsets arrive normalized to [0, N). Forward overwrites `out`; backward kernels accumulate
+// into dw / dv, or with accumulate = false overwrite them (a fresh gradient buffer).
 // Every variant splits work over the rows it writes (no atomics): results do not depend on
 // the thread count. No allocation, no tape.
 #pragma once
@@ -17,12 +18,12 @@ struct MixDims {
 struct MixKernels {
   void (*forward)(const MixDims& d, const int64_t* offsets, const float* w, const float* v,
                   bool residual, float* out);
-  // dw[b,i,k] += < dout[b,i,:], v[b, (i + o_k) mod N, :] >
+  // dw[b,i,k] [+]= < dout[b,i,:], v[b, (i + o_k) mod N, :] >
   void (*backward_w)(const MixDims& d, const int64_t* offsets, const float* dout, const float* v,
-                     float* dw);
-  // dv[b,j,:] += [dout[b,j,:]] + sum_k w[b,s,k] * dout[b,s,:],  s = (j - o_k) mod N  (a gather)
+                     bool accumulate, float* dw);
+  // dv[b,j,:] [+]= [dout[b,j,:]] + sum_k w[b,s,k] * dout[b,s,:],  s = (j - o_k) mod N  (a gather)
   void (*backward_v)(const MixDims& d, const int64_t* offsets, const float* dout, const float* w,
-                     bool residual, float* dv);
+                     bool residual, bool accumulate, float* dv);
   const char* name;
 };
 
@@ -56,10 +57,11 @@ template <class T>
 void mix_forward_ref(const MixDims& d, const int64_t* offsets, const T* w, const T* v, bool residual,
                      T* out);
 template <class T>
-void mix_backward_w_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* v, T* dw);
+void mix_backward_w_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* v, bool accumulate,
+                        T* dw);
 template <class T>
 void mix_backward_v_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* w,
-                        bool residual, T* dv);
+                        bool residual, bool accumulate, T* dv);
 
 // Row i's k-th source row, and the row whose k-th source is j. Offsets are in [0, n).
 static inline int64_t mix_src(int64_t i, int64_t offset, int64_t n) {

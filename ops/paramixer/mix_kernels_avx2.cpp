@@ -66,7 +66,8 @@ void forward(const MixDims& d, const int64_t* offsets, const float* w, const flo
   });
 }
 
-void backward_w(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, float* dw) {
+void backward_w(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, bool accumulate,
+                float* dw) {
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, i = r % d.N;
@@ -78,14 +79,14 @@ void backward_w(const MixDims& d, const int64_t* offsets, const float* dout, con
         for (; c + 8 <= d.D; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(g + c), _mm256_loadu_ps(src + c), acc);
         float dot = hsum(acc);
         for (; c < d.D; ++c) dot += g[c] * src[c];
-        dw[r * d.L + k] += dot;
+        dw[r * d.L + k] = (accumulate ? dw[r * d.L + k] : 0.f) + dot;
       }
     }
   });
 }
 
 void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, const float* w, bool residual,
-                float* dv) {
+                bool accumulate, float* dv) {
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, j = r % d.N;
@@ -93,7 +94,7 @@ void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, con
       weighted_row(
           d.L, d.D, [&](int64_t k) { return w[(base + mix_dst(j, offsets[k], d.N)) * d.L + k]; },
           [&](int64_t k) { return dout + (base + mix_dst(j, offsets[k], d.N)) * d.D; },
-          residual ? dout + r * d.D : nullptr, dv + r * d.D, true);
+          residual ? dout + r * d.D : nullptr, dv + r * d.D, accumulate);
     }
   });
 }

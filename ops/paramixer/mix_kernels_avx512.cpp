@@ -121,7 +121,8 @@ inline __m512 sum_lanes16(__m512 a[16]) {
 // dw[r, k0 .. k0+16) += < dout row, v[src(k)] > for up to 16 links at a time. The dout row is
 // held in NV registers (D <= 16 * NV) and the 16 accumulators are unrolled into registers.
 template <int NV>
-inline void link_dots16(int64_t D, const __m512 g[NV], const float* const src[16], int64_t nk, float* out) {
+inline void link_dots16(int64_t D, const __m512 g[NV], const float* const src[16], int64_t nk, bool accumulate,
+                        float* out) {
   __m512 acc[16];
 #pragma GCC unroll 16
   for (int k = 0; k < 16; ++k) {
@@ -133,12 +134,13 @@ inline void link_dots16(int64_t D, const __m512 g[NV], const float* const src[16
     }
   }
   const __mmask16 km = tail_mask(nk);
-  _mm512_mask_storeu_ps(out, km, _mm512_add_ps(_mm512_maskz_loadu_ps(km, out), sum_lanes16(acc)));
+  const __m512 prior = accumulate ? _mm512_maskz_loadu_ps(km, out) : _mm512_setzero_ps();
+  _mm512_mask_storeu_ps(out, km, _mm512_add_ps(prior, sum_lanes16(acc)));
 }
 
 template <int NV>
-void backward_w_rows(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, float* dw,
-                     int64_t r0, int64_t r1) {
+void backward_w_rows(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, bool accumulate,
+                     float* dw, int64_t r0, int64_t r1) {
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t b = r / d.N, i = r % d.N;
     const float* vb = v + b * d.N * d.D;
@@ -150,28 +152,29 @@ void backward_w_rows(const MixDims& d, const int64_t* offsets, const float* dout
         const int64_t nk = std::min<int64_t>(16, d.L - k0);
         const float* src[16];
         for (int64_t k = 0; k < nk; ++k) src[k] = vb + mix_src(i, offsets[k0 + k], d.N) * d.D + c0;
-        link_dots16<NV>(width, g, src, nk, dw + r * d.L + k0);
+        link_dots16<NV>(width, g, src, nk, accumulate || c0 > 0, dw + r * d.L + k0);  // later passes add
       }
     }
   }
 }
 
-void backward_w(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, float* dw) {
+void backward_w(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, bool accumulate,
+                float* dw) {
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     if (d.D <= 16)
-      backward_w_rows<1>(d, offsets, dout, v, dw, r0, r1);
+      backward_w_rows<1>(d, offsets, dout, v, accumulate, dw, r0, r1);
     else if (d.D <= 32)
-      backward_w_rows<2>(d, offsets, dout, v, dw, r0, r1);
+      backward_w_rows<2>(d, offsets, dout, v, accumulate, dw, r0, r1);
     else if (d.D <= 48)
-      backward_w_rows<3>(d, offsets, dout, v, dw, r0, r1);
+      backward_w_rows<3>(d, offsets, dout, v, accumulate, dw, r0, r1);
     else
-      backward_w_rows<4>(d, offsets, dout, v, dw, r0, r1);
+      backward_w_rows<4>(d, offsets, dout, v, accumulate, dw, r0, r1);
   });
 }
 
 // dv[j] += [dout[j]] + sum_k w[s,k] dout[s], s = (j - o_k) mod N: a gather, rows of dv owned.
 void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, const float* w, bool residual,
-                float* dv) {
+                bool accumulate, float* dv) {
   struct Job {  // made per row, as in forward
     const MixDims& d;
     const int64_t* offsets;
@@ -189,7 +192,7 @@ void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, con
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t j = r % d.N;
-      weighted_rows_cols<1>(d.L, d.D, Job{d, offsets, dout, w, residual, dv, r - j, j}, r, true);
+      weighted_rows_cols<1>(d.L, d.D, Job{d, offsets, dout, w, residual, dv, r - j, j}, r, accumulate);
     }
   });
 }

@@ -24,7 +24,8 @@ void mix_forward_ref(const MixDims& d, const int64_t* offsets, const T* w, const
 }
 
 template <class T>
-void mix_backward_w_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* v, T* dw) {
+void mix_backward_w_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* v, bool accumulate,
+                        T* dw) {
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, i = r % d.N;
@@ -33,7 +34,7 @@ void mix_backward_w_ref(const MixDims& d, const int64_t* offsets, const T* dout,
         const T* src = v + (b * d.N + mix_src(i, offsets[k], d.N)) * d.D;
         T dot = 0;
         for (int64_t c = 0; c < d.D; ++c) dot += g[c] * src[c];
-        dw[r * d.L + k] += dot;
+        dw[r * d.L + k] = (accumulate ? dw[r * d.L + k] : T(0)) + dot;
       }
     }
   });
@@ -41,11 +42,13 @@ void mix_backward_w_ref(const MixDims& d, const int64_t* offsets, const T* dout,
 
 template <class T>
 void mix_backward_v_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* w,
-                        bool residual, T* dv) {
+                        bool residual, bool accumulate, T* dv) {
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, j = r % d.N;
       T* o = dv + r * d.D;
+      if (!accumulate)
+        for (int64_t c = 0; c < d.D; ++c) o[c] = 0;
       if (residual)
         for (int64_t c = 0; c < d.D; ++c) o[c] += dout[r * d.D + c];
       for (int64_t k = 0; k < d.L; ++k) {
@@ -60,10 +63,11 @@ void mix_backward_v_ref(const MixDims& d, const int64_t* offsets, const T* dout,
 
 template void mix_forward_ref<float>(const MixDims&, const int64_t*, const float*, const float*, bool, float*);
 template void mix_forward_ref<double>(const MixDims&, const int64_t*, const double*, const double*, bool, double*);
-template void mix_backward_w_ref<float>(const MixDims&, const int64_t*, const float*, const float*, float*);
-template void mix_backward_w_ref<double>(const MixDims&, const int64_t*, const double*, const double*, double*);
-template void mix_backward_v_ref<float>(const MixDims&, const int64_t*, const float*, const float*, bool, float*);
-template void mix_backward_v_ref<double>(const MixDims&, const int64_t*, const double*, const double*, bool, double*);
+template void mix_backward_w_ref<float>(const MixDims&, const int64_t*, const float*, const float*, bool, float*);
+template void mix_backward_w_ref<double>(const MixDims&, const int64_t*, const double*, const double*, bool, double*);
+template void mix_backward_v_ref<float>(const MixDims&, const int64_t*, const float*, const float*, bool, bool, float*);
+template void mix_backward_v_ref<double>(const MixDims&, const int64_t*, const double*, const double*, bool, bool,
+                                         double*);
 
 namespace {
 

@@ -44,17 +44,26 @@ Tensor mix_op(const Tensor& w, int64_t w_offset, const Tensor& v, const MixDims&
                  [w, v, d, normalized, residual, product_flops, w_offset](const Tensor& dout, engine::Grads& g) {
     engine::count_flops(product_flops * (g.needs(0) + g.needs(1)));  // dW and dV: one product each
     const int64_t* o = normalized.data();
+    // dW is written whole unless this is one factor's block of several (sparse_mix_factor).
+    const bool w_whole = w_offset == 0 && w.numel() == d.B * d.N * d.L;
+    engine::GradTarget dw = !g.needs(0) ? engine::GradTarget{}
+                                  : w_whole   ? g.whole(0)
+                                              : engine::GradTarget{g.at(0), true};
+    engine::GradTarget dv = g.needs(1) ? g.whole(1) : engine::GradTarget{};
     if (dout.dtype() == engine::DType::f32) {
       const MixKernels& k = mix_kernels();
-      if (g.needs(0)) k.backward_w(d, o, dout.data<float>(), v.data<float>(), g.at(0).data<float>() + w_offset);
+      if (g.needs(0))
+        k.backward_w(d, o, dout.data<float>(), v.data<float>(), dw.accumulate, dw.grad.data<float>() + w_offset);
       if (g.needs(1))
-        k.backward_v(d, o, dout.data<float>(), w.data<float>() + w_offset, residual, g.at(1).data<float>());
+        k.backward_v(d, o, dout.data<float>(), w.data<float>() + w_offset, residual, dv.accumulate,
+                     dv.grad.data<float>());
     } else {
       if (g.needs(0))
-        mix_backward_w_ref<double>(d, o, dout.data<double>(), v.data<double>(), g.at(0).data<double>() + w_offset);
+        mix_backward_w_ref<double>(d, o, dout.data<double>(), v.data<double>(), dw.accumulate,
+                                   dw.grad.data<double>() + w_offset);
       if (g.needs(1))
-        mix_backward_v_ref<double>(d, o, dout.data<double>(), w.data<double>() + w_offset, residual,
-                                   g.at(1).data<double>());
+        mix_backward_v_ref<double>(d, o, dout.data<double>(), w.data<double>() + w_offset, residual, dv.accumulate,
+                                   dv.grad.data<double>());
     }
   });
   return out;

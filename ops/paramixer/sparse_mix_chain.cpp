@@ -1,7 +1,6 @@
 #include "ops/paramixer/sparse_mix_chain.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "engine/flop_counter.h"
 #include "engine/parallel.h"
@@ -22,13 +21,13 @@ struct Kernels {
     if constexpr (std::is_same_v<T, float>) mix_kernels().forward(d, o, w, v, true, out);
     else mix_forward_ref<T>(d, o, w, v, true, out);
   }
-  void backward_w(const MixDims& d, const int64_t* o, const T* dout, const T* v, T* dw) const {
-    if constexpr (std::is_same_v<T, float>) mix_kernels().backward_w(d, o, dout, v, dw);
-    else mix_backward_w_ref<T>(d, o, dout, v, dw);
+  void backward_w(const MixDims& d, const int64_t* o, const T* dout, const T* v, bool accumulate, T* dw) const {
+    if constexpr (std::is_same_v<T, float>) mix_kernels().backward_w(d, o, dout, v, accumulate, dw);
+    else mix_backward_w_ref<T>(d, o, dout, v, accumulate, dw);
   }
-  void backward_v(const MixDims& d, const int64_t* o, const T* dout, const T* w, T* dv) const {
-    if constexpr (std::is_same_v<T, float>) mix_kernels().backward_v(d, o, dout, w, true, dv);
-    else mix_backward_v_ref<T>(d, o, dout, w, true, dv);
+  void backward_v(const MixDims& d, const int64_t* o, const T* dout, const T* w, bool accumulate, T* dv) const {
+    if constexpr (std::is_same_v<T, float>) mix_kernels().backward_v(d, o, dout, w, true, accumulate, dv);
+    else mix_backward_v_ref<T>(d, o, dout, w, true, accumulate, dv);
   }
 };
 
@@ -81,10 +80,14 @@ void chain_forward(const Chain& c, const T* w, const T* v, T* kept_states, T* ou
   });
 }
 
-// dw (M, B*N, L) and dv (B, N, D) accumulate; either may be null (not needed). Without
-// kept_states each element's states are recomputed first (one more forward of its chain).
+// dw (M, B*N, L) and dv (B, N, D), every element written once: added to, or overwritten
+// (fresh buffers); either may be null (not needed). Without kept_states each element's states
+// are recomputed first (one more forward of its chain).
 template <class T>
-void chain_backward(const Chain& c, const T* w, const T* v, const T* kept_states, const T* dout, T* dw, T* dv) {
+void chain_backward(const Chain& c, const T* w, const T* v, const T* kept_states, const T* dout,
+                    engine::GradTarget dw_target, engine::GradTarget dv_target) {
+  T* dw = dw_target.grad.defined() ? dw_target.grad.template data<T>() : nullptr;
+  T* dv = dv_target.grad.defined() ? dv_target.grad.template data<T>() : nullptr;
   const Kernels<T> k;
   for_each_element(c.B, [&](int64_t b) {
     // The running gradient twice, then (when not kept) the element's M-1 states.
@@ -97,11 +100,11 @@ void chain_backward(const Chain& c, const T* w, const T* v, const T* kept_states
     for (int64_t m = c.M - 1; m >= 0; --m) {
       const int64_t* o = c.offsets[size_t(m)].data();
       const T* input = m == 0 ? v + c.row_at(b) : states + (m - 1) * stride;
-      if (dw) k.backward_w(c.one(), o, grad, input, dw + c.w_at(m, b));
+      if (dw) k.backward_w(c.one(), o, grad, input, dw_target.accumulate, dw + c.w_at(m, b));
       if (m == 0 && !dv) break;
       T* next = m == 0 ? dv + c.row_at(b) : buffers[m % 2];
-      if (m > 0) std::memset(next, 0, sizeof(T) * size_t(c.N * c.D));
-      k.backward_v(c.one(), o, grad, w + c.w_at(m, b), next);  // identity path included
+      const bool accumulate = m == 0 && dv_target.accumulate;  // the running gradient is overwritten
+      k.backward_v(c.one(), o, grad, w + c.w_at(m, b), accumulate, next);  // identity path included
       grad = next;
     }
   });
@@ -144,7 +147,7 @@ Tensor sparse_mix_chain(const Tensor& w_all, const Tensor& v, const std::vector<
     engine::dispatch_float(dout.dtype(), "sparse_mix_chain", [&](auto zero) {
       using T = decltype(zero);
       chain_backward<T>(c, w_all.data<T>(), v.data<T>(), states.defined() ? states.data<T>() : nullptr, dout.data<T>(),
-                        g.needs(0) ? g.at(0).data<T>() : nullptr, g.needs(1) ? g.at(1).data<T>() : nullptr);
+                        g.needs(0) ? g.whole(0) : engine::GradTarget{}, g.needs(1) ? g.whole(1) : engine::GradTarget{});
     });
   });
   return out;

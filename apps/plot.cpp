@@ -26,6 +26,8 @@ std::string plot_run(const std::string& dir) {
     const nn::JsonValue *split = v.find("split"), *step = v.find("step"), *loss = v.find("loss"),
                         *acc = v.find("accuracy");
     if (!split || !step || !loss || !acc) continue;
+    using Kind = nn::JsonValue::Kind;  // null: a log window whose every step was skipped
+    if (loss->kind != Kind::number || acc->kind != Kind::number) continue;
     rows[split->text].push_back(step->text + " " + loss->text + " " + acc->text);
   }
   LONGMIX_CHECK(!rows["train"].empty(), "plot: " << metrics << " has no training records yet");

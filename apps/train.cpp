@@ -345,7 +345,8 @@ TrainResult train(Flags f, bool quiet) {
     if (step % log_every == 0 || step == steps) {
       const double elapsed = seconds_since(start), window = seconds_since(window_start);
       const double seq_per_s = static_cast<double>(window_steps * batch) / std::max(window, 1e-9);
-      const double scored = static_cast<double>(std::max<int64_t>(window_scored, 1));
+      // A window whose every step was skipped has no loss: NaN, written as null, not 0.
+      const double scored = window_scored > 0 ? static_cast<double>(window_scored) : std::nan("");
       const double mean_loss = window_loss / scored;
       const double acc = static_cast<double>(window_correct) / (scored * static_cast<double>(batch));
       std::vector<std::pair<std::string, double>> values{

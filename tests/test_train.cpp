@@ -113,6 +113,9 @@ TEST(Train, BadValuesAreRefusedBeforeTraining) {
   EXPECT_NE(error_of([] { apps::train(train_flags({{"augment", "true"}}), true); })
                 .find("--augment applies to the fashion-mnist task only"),
             std::string::npos);
+  EXPECT_NE(error_of([] { apps::train(train_flags({{"pixels", "values"}}), true); })
+                .find("--pixels applies to the fashion-mnist task only"),
+            std::string::npos);
   EXPECT_NE(error_of([] { apps::train(train_flags({{"task", "fashion-mnist"}, {"pixels", "rgb"}}), true); })
                 .find("--pixels must be tokens or values, got 'rgb'"),
             std::string::npos);
@@ -176,7 +179,8 @@ TEST(Train, NonFiniteGradientStopsNamingStepAndParameter) {
 TEST(Train, SkipNonFiniteSkipsTheStepAndGoesOn) {
   plant_nan_in_factor_gradient(1);  // the last layer's backward runs first: layer 1, step 1
   const auto r = apps::train(train_flags({{"model", "paramixer"}, {"task", "adding"}, {"seq-len", "20"},
-                                          {"steps", "5"}, {"skip-nonfinite", "true"}, {"out", temp_dir("skip")}}),
+                                          {"steps", "5"}, {"skip-nonfinite", "true"}, {"log-every", "1"},
+                                          {"out", temp_dir("skip")}}),
                              true);
   engine::set_backward_hook_for_tests(nullptr);
   EXPECT_EQ(r.skipped_steps, 1);
@@ -184,6 +188,9 @@ TEST(Train, SkipNonFiniteSkipsTheStepAndGoesOn) {
   std::ifstream in(temp_dir_path("skip") + "/metrics.jsonl");
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(all.find("{\"split\":\"skipped\",\"step\":1,"), std::string::npos) << all;
+  // Step 1's log window holds only the skipped step: no loss or accuracy (null), not 0.
+  EXPECT_NE(all.find("{\"split\":\"train\",\"step\":1,\"loss\":null,\"accuracy\":null,"), std::string::npos) << all;
+  EXPECT_NE(all.find("{\"split\":\"train\",\"step\":2,\"loss\":0."), std::string::npos) << all;
 }
 
 }  // namespace

@@ -153,8 +153,7 @@ Tensor random_walk(int64_t BH, int64_t N, int64_t d, engine::Rng& rng) {
 void add_workload_flags(Flags& f) {
   add_model_flags(f);
   f.add_string("task", "adding", "train: the task whose batches the model trains on");
-  f.add_string("data-dir", "/usr/share/datasets/fashion-mnist", "train on fashion-mnist: the directory of the gzip IDX files");
-  f.add_string("pixels", "tokens", "train on fashion-mnist: pixels as token ids (tokens) or intensities (values)");
+  add_fashion_mnist_flags(f);
   f.add_int("batch", 0, "batch (0: 32 for product and train, 8 for attention)");
   f.add_int("head-dim", 32, "attention workloads: the width d of each head");
 }

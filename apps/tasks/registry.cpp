@@ -8,12 +8,16 @@
 
 namespace apps {
 
-void add_task_flags(Flags& flags) {
-  flags.add_string("task", "teacher", "task: teacher (generated MLP problem), adding, order, listops, fashion-mnist");
-  flags.add_int("seq-len", 1024, "sequence length N (adding, order; listops: the padded length, 2000 as in LRA; fashion-mnist: 784, or 1024 padded to 32 x 32)");
+void add_fashion_mnist_flags(Flags& flags) {
   flags.add_string("data-dir", "/usr/share/datasets/fashion-mnist", "fashion-mnist: the directory of the gzip IDX files");
   flags.add_bool("augment", false, "fashion-mnist: shift training images by up to 2 pixels and mirror them at random");
   flags.add_string("pixels", "tokens", "fashion-mnist: pixels as token ids 0..255 (tokens, an Embedding) or intensities in [0, 1] (values, a Linear)");
+}
+
+void add_task_flags(Flags& flags) {
+  flags.add_string("task", "teacher", "task: teacher (generated MLP problem), adding, order, listops, fashion-mnist");
+  flags.add_int("seq-len", 1024, "sequence length N (adding, order; listops: the padded length, 2000 as in LRA; fashion-mnist: 784, or 1024 padded to 32 x 32)");
+  add_fashion_mnist_flags(flags);
   flags.add_int("features", 16, "teacher task: input features");
   flags.add_int("classes", 4, "teacher task: classes");
 }
@@ -23,6 +27,8 @@ std::unique_ptr<Task> make_task(const Flags& flags) {
   const uint64_t seed = static_cast<uint64_t>(flags.get_int("seed"));
   LONGMIX_CHECK(!flags.get_bool("augment") || name == "fashion-mnist",
                 "--augment applies to the fashion-mnist task only, not '" << name << "'");
+  LONGMIX_CHECK(flags.get_string("pixels") == "tokens" || name == "fashion-mnist",
+                "--pixels applies to the fashion-mnist task only, not '" << name << "'");
   if (name == "teacher") {
     TeacherConfig c;
     c.features = flags.get_int("features");

@@ -54,29 +54,32 @@ void for_each_element(int64_t B, Body&& body) {
   }
 }
 
-// Element b's states V_1 .. V_{M-1} into states + (m - 1) * stride (slots of the kept
-// (M-1, B, N, D) tensor, or of one element's scratch); with `out`, also the last product V_M.
+// Element b's states V_1 .. V_{M-1} into slot (m - 1) mod `slots` of `states`, slots `stride`
+// apart (of the kept (M-1, B, N, D) tensor, or of one element's scratch; slots = 2 keeps only
+// the last two, enough to go on); with `out`, also the last product V_M.
 template <class T>
 void element_chain(const Chain& c, const Kernels<T>& k, int64_t b, const T* w, const T* v, T* states, int64_t stride,
-                   T* out) {
+                   int64_t slots, T* out) {
   const T* src = v + c.row_at(b);
   for (int64_t m = 0; m < c.M; ++m) {
     if (m == c.M - 1 && !out) break;
-    T* dst = m == c.M - 1 ? out + c.row_at(b) : states + m * stride;
+    T* dst = m == c.M - 1 ? out + c.row_at(b) : states + (m % slots) * stride;
     k.forward(c.one(), c.offsets[size_t(m)].data(), w + c.w_at(m, b), src, dst);
     src = dst;
   }
 }
 
 // kept_states: V_1 .. V_{M-1} as (M-1, B, N, D), or nullptr to keep none (each element's
-// states then live in a scratch buffer until the element is done).
+// states then go through a two-slot scratch buffer).
 template <class T>
 void chain_forward(const Chain& c, const T* w, const T* v, T* kept_states, T* out) {
   const Kernels<T> k;
+  const int64_t all_slots = std::max<int64_t>(c.M - 1, 1);
   for_each_element(c.B, [&](int64_t b) {
-    if (kept_states) return element_chain(c, k, b, w, v, kept_states + c.row_at(b), c.B * c.N * c.D, out);
-    Tensor scratch = Tensor::empty({std::max<int64_t>(c.M - 1, 1), c.N, c.D}, engine::dtype_of<T>());
-    element_chain(c, k, b, w, v, scratch.data<T>(), c.N * c.D, out);
+    if (kept_states)
+      return element_chain(c, k, b, w, v, kept_states + c.row_at(b), c.B * c.N * c.D, all_slots, out);
+    Tensor scratch = Tensor::empty({2, c.N, c.D}, engine::dtype_of<T>());
+    element_chain(c, k, b, w, v, scratch.data<T>(), c.N * c.D, 2, out);
   });
 }
 
@@ -95,7 +98,8 @@ void chain_backward(const Chain& c, const T* w, const T* v, const T* kept_states
     T* buffers[2] = {scratch.data<T>(), scratch.data<T>() + c.N * c.D};
     const T* states = kept_states ? kept_states + c.row_at(b) : buffers[1] + c.N * c.D;
     const int64_t stride = kept_states ? c.B * c.N * c.D : c.N * c.D;
-    if (!kept_states) element_chain(c, k, b, w, v, buffers[1] + c.N * c.D, stride, static_cast<T*>(nullptr));
+    if (!kept_states)
+      element_chain(c, k, b, w, v, buffers[1] + c.N * c.D, stride, std::max<int64_t>(c.M - 1, 1), static_cast<T*>(nullptr));
     const T* grad = dout + c.row_at(b);  // d(loss)/d(V_{m+1})
     for (int64_t m = c.M - 1; m >= 0; --m) {
       const int64_t* o = c.offsets[size_t(m)].data();

@@ -7,7 +7,7 @@
 // reverse per batch element with the running gradient in cache: no per-factor gradient
 // buffers. The intermediate states V_1 .. V_{M-1} are kept for backward (ChainStates::keep,
 // (M-1) x B x N x D values), or recomputed there one batch element at a time
-// (ChainStates::recompute: one more forward of the products and an (M-1) x N x D scratch
+// (ChainStates::recompute: one more forward of the products and, in backward, an (M-1) x N x D scratch
 // per element being worked on, for none of that memory). Either way equal to M calls of sparse_mix_factor (same kernels, same rounding).
 #pragma once
 #include <cstdint>

@@ -52,6 +52,14 @@ void Flags::add_bool(const std::string& n, bool v, const std::string& h) {
   add(n, Type::boolean, v ? "true" : "false", h);
 }
 
+void Flags::set_default(const std::string& name, const std::string& value) {
+  auto it = flags_.find(name);
+  LONGMIX_CHECK(it != flags_.end(), "unknown flag --" << name << " (see --help)");
+  const bool was = it->second.set;
+  set(name, value);
+  it->second.set = was;
+}
+
 void Flags::set(const std::string& name, const std::string& value) {
   auto it = flags_.find(name);
   LONGMIX_CHECK(it != flags_.end(), "unknown flag --" << name << " (see --help)");

@@ -23,6 +23,8 @@ class Flags {
   void parse(int argc, const char* const* argv, int first);
   // Sets a flag from text, as if given on the command line (validates the type).
   void set(const std::string& name, const std::string& value);
+  // Changes a declared flag's default (a command that shares another's flags), not marking it set.
+  void set_default(const std::string& name, const std::string& value);
 
   int64_t get_int(const std::string& name) const;
   double get_double(const std::string& name) const;

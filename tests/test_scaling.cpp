@@ -68,6 +68,24 @@ TEST(Scaling, EveryWorkloadRuns) {
   }
 }
 
+// --config times a preset's step: its model, task, shapes, batch and length, unless given here.
+TEST(Scaling, TrainTimesTheStepOfAConfigPreset) {
+  const std::string path = (std::filesystem::temp_directory_path() / "longmix_test_scaling_preset.json").string();
+  std::ofstream(path) << R"({"model": "mra", "task": "order", "seq-len": 40, "batch": 3, "dim": 16, "heads": 2,
+                             "hidden": 8, "layers": 1, "block": 8, "blocks-per-row": 2})";
+  apps::ScalingReport r = apps::run_scaling(
+      scaling_flags({{"workload", "train"}, {"config", path}, {"threads", "1"}}), true);
+  ASSERT_EQ(r.rows.size(), 1u);
+  EXPECT_EQ(r.rows[0].seq_len, 40);
+  EXPECT_NE(r.description.find("mra training step on order, batch 3"), std::string::npos) << r.description;
+  r = apps::run_scaling(
+      scaling_flags({{"workload", "train"}, {"config", path}, {"threads", "1"}, {"batch", "2"}, {"seq-len", "24,48"}}),
+      true);
+  ASSERT_EQ(r.rows.size(), 2u);
+  EXPECT_EQ(r.rows[1].seq_len, 48);
+  EXPECT_NE(r.description.find("mra training step on order, batch 2"), std::string::npos) << r.description;
+}
+
 TEST(Scaling, WritesCsvJsonAndPlots) {
   const auto dir = (std::filesystem::temp_directory_path() / "longmix_test_scaling").string();
   std::filesystem::remove_all(dir);

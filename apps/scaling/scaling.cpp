@@ -74,7 +74,7 @@ void add_scaling_flags(Flags& f) {
   f.add_string("out", "", "directory for the CSV, JSON and plots (default runs/scaling-WORKLOAD)");
   f.add_bool("probe", true, "measure the machine's sgemm and triad peaks for each thread count");
   add_workload_flags(f);
-  f.set("model", "paramixer");  // the train workload's default model (the published adding preset)
+  f.set_default("model", "paramixer");  // the train workload's default model (the published adding preset)
 }
 
 ScalingReport run_scaling(const Flags& f, bool quiet) {
@@ -82,8 +82,11 @@ ScalingReport run_scaling(const Flags& f, bool quiet) {
   report.workload = f.get_string("workload");
   const std::vector<int64_t> threads =
       parse_int_list(f.was_set("threads") ? f.get_string("threads") : all_thread_counts(), "threads");
-  const std::vector<int64_t> lengths = parse_int_list(
-      f.was_set("seq-len") ? f.get_string("seq-len") : default_lengths(report.workload), "seq-len");
+  const bool preset = report.workload == "train" && !f.get_string("config").empty();
+  const std::string default_length_list =
+      preset ? std::to_string(train_step_flags(f).get_int("seq-len")) : default_lengths(report.workload);
+  const std::vector<int64_t> lengths =
+      parse_int_list(f.was_set("seq-len") ? f.get_string("seq-len") : default_length_list, "seq-len");
   report.reps = static_cast<int>(f.get_int("reps"));
   LONGMIX_CHECK(report.reps >= 1, "--reps must be >= 1, got " << report.reps);
   report.cpu = engine::cpu_model_name();
@@ -280,7 +283,7 @@ int scaling_main(int argc, const char* const* argv) {
                  "Times the workload at every (N, threads) point, one warm-up then --reps repetitions, and writes\n"
                  "scaling.csv, scaling.json, strong_scaling.png and length_scaling.png to --out.\n"
                  "train times one training step of --model (paramixer by default) on --task (adding) with the\n"
-                 "preset shape of `longmix train`.\n\n"
+                 "preset shape of `longmix train`, or the step of a preset file: --config configs/paramixer-image.json.\n\n"
               << flags.help_text();
     return 0;
   }

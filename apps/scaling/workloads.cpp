@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "apps/config_file.h"
 #include "apps/models.h"
 #include "apps/presets.h"
 #include "apps/tasks/registry.h"
@@ -100,18 +101,8 @@ class AttentionWorkload : public Workload {
 class TrainStepWorkload : public Workload {
  public:
   TrainStepWorkload(const Flags& scaling_flags, int64_t N) {
-    Flags f;
-    add_train_flags(f);
-    // The model and task flags given to the scaling command, then the published preset of
-    // that model and task for the rest (as `longmix train` would), at batch 32 by default.
-    Flags model_flags;
-    add_workload_flags(model_flags);
-    for (const auto& [name, value] : scaling_flags.resolved())
-      if (model_flags.has(name) && f.has(name) && scaling_flags.was_set(name)) f.set(name, value);
-    f.set("model", scaling_flags.get_string("model"));
-    f.set("task", scaling_flags.get_string("task"));
+    Flags f = train_step_flags(scaling_flags);
     f.set("seq-len", std::to_string(N));
-    f.set("batch", std::to_string(batch_or(scaling_flags, 32)));  // after the copy: 0 means 32 here
     apply_presets(f);
     task_ = make_task(f);
     engine::Rng rng(7);
@@ -150,7 +141,27 @@ Tensor random_walk(int64_t BH, int64_t N, int64_t d, engine::Rng& rng) {
   return t;
 }
 
+Flags train_step_flags(const Flags& scaling_flags) {
+  Flags f;
+  add_train_flags(f);
+  // A --config preset first; then the model and task flags given to the scaling command; then
+  // the published preset of that model and task for the rest (as `longmix train` would), at
+  // batch 32 unless the preset or --batch says otherwise.
+  const std::string& config = scaling_flags.get_string("config");
+  if (!config.empty()) apply_config_file(config, f);
+  Flags model_flags;
+  add_workload_flags(model_flags);
+  for (const auto& [name, value] : scaling_flags.resolved())
+    if (model_flags.has(name) && f.has(name) && scaling_flags.was_set(name)) f.set(name, value);
+  for (const char* name : {"model", "task"})
+    if (config.empty() || scaling_flags.was_set(name)) f.set(name, scaling_flags.get_string(name));
+  if (config.empty() || scaling_flags.get_int("batch") != 0)
+    f.set("batch", std::to_string(batch_or(scaling_flags, 32)));  // after the copy: 0 means 32 here
+  return f;
+}
+
 void add_workload_flags(Flags& f) {
+  f.add_string("config", "", "train: time the training step of a preset, a JSON file as for `longmix train --config` (flags given here win; its seq-len is the default length)");
   add_model_flags(f);
   f.add_string("task", "adding", "train: the task whose batches the model trains on");
   add_fashion_mnist_flags(f);

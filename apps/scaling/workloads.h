@@ -30,9 +30,13 @@ class Workload {
 engine::Tensor random_walk(int64_t BH, int64_t N, int64_t d, engine::Rng& rng);
 
 // The flags a workload reads, added to the scaling command's: the model flags of `longmix
-// train`, --task and --data-dir (for `train`), and the shapes of the kernels. The scaling
-// command itself declares --seq-len and --threads, as lists.
+// train`, --config, --task and fashion-mnist's flags (for `train`), and the shapes of the
+// kernels. The scaling command itself declares --seq-len and --threads, as lists.
 void add_workload_flags(Flags& flags);
+
+// The `longmix train` flags of the train workload: the --config preset, then the scaling
+// command's model and task flags, then the model's published preset (seq-len left to the caller).
+Flags train_step_flags(const Flags& scaling_flags);
 
 // Names: product, mra, attention, train. Throws engine::Error naming an unknown one.
 std::unique_ptr<Workload> make_workload(const std::string& name, const Flags& flags, int64_t seq_len);

@@ -214,7 +214,7 @@ TEST_P(MixKernelVariants, MatchReferenceOnOddSizes) {
   const ops::MixKernels ref = ops::mix_kernels_ref(), simd = p.factory();
   engine::Rng rng(4);
   for (int64_t N : {5, 37, 100})
-    for (int64_t D : {1, 7, 8, 15, 16, 17, 33, 65, 100})
+    for (int64_t D : {1, 7, 8, 15, 16, 17, 32, 33, 48, 64, 65, 100})
       for (const auto& signed_offsets : {ops::chord_offsets(N), ops::cdil_offsets(N, 1)}) {
         std::vector<int64_t> offsets;
         for (int64_t o : signed_offsets) offsets.push_back(((o % N) + N) % N);

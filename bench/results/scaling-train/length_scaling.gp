@@ -1,6 +1,6 @@
 set terminal pngcairo size 800,600 noenhanced
 set output 'bench/results/scaling-train/length_scaling.png'
-set title "train: paramixer training step on adding, batch 32, Adam (305933 parameters)\nIntel(R) Xeon(R) Processor, kernels avx512"
+set title "train: paramixer training step on adding, batch 32, Adam (572037 parameters)\nIntel(R) Xeon(R) Processor, kernels avx512"
 set grid
 set logscale x 2
 set logscale y 10
@@ -9,9 +9,9 @@ set xlabel 'sequence length N'
 set ylabel 'seconds per repetition (median)'
 set key top left
 n0 = 1024
-t0 = 0.194921
+t0 = 0.166695
 nlogn(x) = t0 * x * log(x) / (n0 * log(n0))
 quadratic(x) = t0 * (x / n0)**2
-set xrange [1024:8192]
+set xrange [1024:16384]
 set samples 100
-plot nlogn(x) with lines dashtype 2 lc 'gray40' title 'N log N', quadratic(x) with lines dashtype 3 lc 'gray40' title 'N^2', 'bench/results/scaling-train/scaling.dat' index 4 using 1:2 with linespoints title '1 thread', 'bench/results/scaling-train/scaling.dat' index 5 using 1:2 with linespoints title '2 threads'
+plot nlogn(x) with lines dashtype 2 lc 'gray40' title 'N log N', quadratic(x) with lines dashtype 3 lc 'gray40' title 'N^2', 'bench/results/scaling-train/scaling.dat' index 3 using 1:2 with linespoints title '1 thread', 'bench/results/scaling-train/scaling.dat' index 4 using 1:2 with linespoints title '2 threads'

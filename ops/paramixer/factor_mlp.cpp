@@ -132,11 +132,11 @@ void backward(const FactorDims& d, const T* dout, const T* x, const T* w1, const
   const int64_t rows_per_group = chunks_per_group * d.chunk(), P = d.partial_size();
   Tensor partials = Tensor::zeros({groups, P}, engine::dtype_of<T>());
   engine::GradTarget dx = g.needs(0) ? g.whole(0) : engine::GradTarget{};
+  T* dx_data = dx.grad.defined() ? dx.grad.data<T>() : nullptr;
   engine::parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
     for (int64_t grp = g0; grp < g1; ++grp) {
       const int64_t r_begin = std::min(d.R, grp * rows_per_group), r_end = std::min(d.R, r_begin + rows_per_group);
-      backward_group(d, r_begin, r_end, dout, x, w1, b1, w2, dx.grad.defined() ? dx.grad.data<T>() : nullptr,
-                     dx.accumulate, partials.data<T>() + grp * P);
+      backward_group(d, r_begin, r_end, dout, x, w1, b1, w2, dx_data, dx.accumulate, partials.data<T>() + grp * P);
     }
   });
   // The groups' partials summed in group order, then each part added to its parameter's gradient.

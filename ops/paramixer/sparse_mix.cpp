@@ -46,10 +46,9 @@ Tensor mix_op(const Tensor& w, int64_t w_offset, const Tensor& v, const MixDims&
     const int64_t* o = normalized.data();
     // dW is written whole unless this is one factor's block of several (sparse_mix_factor).
     const bool w_whole = w_offset == 0 && w.numel() == d.B * d.N * d.L;
-    engine::GradTarget dw = !g.needs(0) ? engine::GradTarget{}
-                                  : w_whole   ? g.whole(0)
-                                              : engine::GradTarget{g.at(0), true};
-    engine::GradTarget dv = g.needs(1) ? g.whole(1) : engine::GradTarget{};
+    engine::GradTarget dw, dv;
+    if (g.needs(0)) dw = w_whole ? g.whole(0) : engine::GradTarget{g.at(0), true};
+    if (g.needs(1)) dv = g.whole(1);
     if (dout.dtype() == engine::DType::f32) {
       const MixKernels& k = mix_kernels();
       if (g.needs(0))

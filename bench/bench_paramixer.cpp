@@ -135,3 +135,40 @@ BENCHMARK(BM_ParamixerTrainStep)
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace
+
+// The M factor MLPs of one layer (ops::factor_mlp: the shared first layer, GELU, the M link
+// heads), forward and forward + backward, as the adding preset runs them: B * N rows of
+// D = 32, H = 32, Chord's L links, 1 and 2 threads. Counter: GFLOP/s of the GEMM work.
+#include "ops/paramixer/factor_mlp.h"
+
+namespace {
+
+void BM_FactorMlp(benchmark::State& state) {
+  const int64_t B = 32, D = 32, H = 32, N = int64_t{1} << state.range(0), M = ops::num_factors(N);
+  const bool with_backward = state.range(2) != 0;
+  engine::set_num_threads(static_cast<int>(state.range(1)));
+  const int64_t L = static_cast<int64_t>(ops::protocol_offsets(ops::Protocol::chord, N, 0).size());
+  engine::Rng rng(1);
+  Tensor x = Tensor::randn({B * N, D}, rng), w1 = Tensor::randn({M * H, D}, rng, engine::DType::f32, 0.2);
+  Tensor b1 = Tensor::randn({M * H}, rng), w2 = Tensor::randn({M, L, H}, rng, engine::DType::f32, 0.2);
+  Tensor b2 = Tensor::randn({M, L}, rng);
+  const Tensor dout = Tensor::randn({M, B * N, L}, rng);
+  for (Tensor* t : {&x, &w1, &b1, &w2, &b2}) t->set_requires_grad();
+  auto pass = [&] {
+    for (Tensor* t : {&x, &w1, &b1, &w2, &b2}) t->zero_grad();
+    Tensor out = ops::factor_mlp(x, w1, b1, w2, b2);
+    if (with_backward) engine::backward(out, dout);
+  };
+  pass();  // warm-up: primitives created, allocator cache filled
+  for (auto _ : state) pass();
+  const double fwd_flops = 2.0 * B * N * M * H * (D + L);
+  const double flops = with_backward ? fwd_flops + 2.0 * B * N * M * H * (3 * D + 2 * L) : fwd_flops;
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_FactorMlp)
+    ->ArgNames({"log2N", "threads", "backward"})
+    ->ArgsProduct({{10}, {1, 2}, {0, 1}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace

@@ -344,6 +344,21 @@ TEST_P(LinkKernelVariants, MatchReferenceOnOddSizes) {
       ref.dhidden(d, dout.data() + 5 * L, w2.data(), scale.data(), dh_want.data());
       simd.dhidden(d, dout.data() + 5 * L, w2.data(), scale.data(), dh_got.data());
       expect_near_vectors(dh_got, dh_want, "link dhidden " + what);
+
+      // The forward heads write factor m's rows at m * R * L (rows 5 .. 41 of R); the rest stays.
+      const auto h = random_floats(n * M * H, rng), b2 = random_floats(M * L, rng);
+      std::vector<float> out_want(M * R * L, 4.f), out_got = out_want;
+      ref.values(d, h.data(), w2.data(), b2.data(), out_want.data() + 5 * L);
+      simd.values(d, h.data(), w2.data(), b2.data(), out_got.data() + 5 * L);
+      expect_near_vectors(out_got, out_want, "link values " + what);
+
+      // The weight gradients add to what dw2 and db2 hold.
+      std::vector<float> dw2_want = random_floats(M * L * H, rng), dw2_got = dw2_want;
+      std::vector<float> db2_want = random_floats(M * L, rng), db2_got = db2_want;
+      ref.weight_grad(d, dout.data() + 5 * L, h.data(), dw2_want.data(), db2_want.data());
+      simd.weight_grad(d, dout.data() + 5 * L, h.data(), dw2_got.data(), db2_got.data());
+      expect_near_vectors(dw2_got, dw2_want, "link dw2 " + what);
+      expect_near_vectors(db2_got, db2_want, "link db2 " + what);
     }
 }
 

@@ -22,8 +22,12 @@ struct FactorDims {
   int64_t chunk() const { return std::clamp<int64_t>((int64_t{96} << 10) / std::max<int64_t>(MH(), 1), 16, 4096); }
   int64_t chunks() const { return (R + chunk() - 1) / chunk(); }
   // Backward's weight-gradient partials: one per group of consecutive chunks, summed in group
-  // order at the end. Fixed by the shapes, so the sums never depend on the thread count.
-  int64_t groups() const { return std::min<int64_t>(chunks(), 32); }
+  // order at the end. Fixed by the shapes, so the sums never depend on the thread count. Up to
+  // 64 groups, all non-empty (R = 32768: 54 groups of 2 chunks), so that threads taking equal
+  // numbers of groups get equal work: with 32 groups of 4 chunks, 5 were empty and 2 threads
+  // split the work 16 : 11.
+  int64_t chunks_per_group() const { return (chunks() + 63) / 64; }
+  int64_t groups() const { return (chunks() + chunks_per_group() - 1) / chunks_per_group(); }
   int64_t partial_size() const { return MH() * D + MH() + M * L * H + M * L; }  // dw1, db1, dw2, db2
 };
 
@@ -47,13 +51,18 @@ void first_layer(const FactorDims& d, int64_t r0, int64_t n, const T* x, const T
   gemm<T>({1, n, d.MH(), d.D, false, true}, x + r0 * d.D, w1, pre, false, b1);
 }
 
-// out[m, r0 .. r0+n) = h[:, block m] @ w2[m]^T + b2[m], one GEMM per factor.
+// out[m, r0 .. r0+n) = h[:, block m] @ w2[m]^T + b2[m]. float32: the link-head kernel;
+// float64 (gradient checks): one GEMM per factor.
 template <class T>
 void second_layer(const FactorDims& d, int64_t r0, int64_t n, const T* h, const T* w2, const T* b2, T* out) {
-  for (int64_t m = 0; m < d.M; ++m) {
-    GemmShape s{1, n, d.L, d.H, false, true};
-    s.lda = d.MH();
-    gemm<T>(s, h + m * d.H, w2 + m * d.L * d.H, out + (m * d.R + r0) * d.L, false, b2 + m * d.L);
+  if constexpr (std::is_same_v<T, float>) {
+    link_kernels().values({n, d.M, d.H, d.L, d.R * d.L}, h, w2, b2, out + r0 * d.L);
+  } else {
+    for (int64_t m = 0; m < d.M; ++m) {
+      GemmShape s{1, n, d.L, d.H, false, true};
+      s.lda = d.MH();
+      gemm<T>(s, h + m * d.H, w2 + m * d.L * d.H, out + (m * d.R + r0) * d.L, false, b2 + m * d.L);
+    }
   }
 }
 
@@ -79,6 +88,24 @@ template <class T>
 void add_rows(int64_t n, int64_t cols, const T* x, T* out) {
   for (int64_t r = 0; r < n; ++r)
     for (int64_t j = 0; j < cols; ++j) out[j] += x[r * cols + j];
+}
+
+// dw2[m] += dout[m, r0 .. r0+n)^T @ h[:, block m] and db2[m] += its rows' sum, for every
+// factor (this group's partials). float32: the link-head kernel.
+template <class T>
+void second_layer_weight_grads(const FactorDims& d, int64_t r0, int64_t n, const T* dout, const T* h, T* dw2,
+                               T* db2) {
+  if constexpr (std::is_same_v<T, float>) {
+    link_kernels().weight_grad({n, d.M, d.H, d.L, d.R * d.L}, dout + r0 * d.L, h, dw2, db2);
+  } else {
+    for (int64_t m = 0; m < d.M; ++m) {
+      const T* dout_m = dout + (m * d.R + r0) * d.L;  // (n, L)
+      GemmShape s_w{1, d.L, d.H, n, true, false};
+      s_w.ldb = d.MH();
+      gemm<T>(s_w, dout_m, h + m * d.H, dw2 + m * d.L * d.H, true);
+      add_rows<T>(n, d.L, dout_m, db2 + m * d.L);
+    }
+  }
 }
 
 // Each chunk is one thread's from start to end (its GEMMs run single-threaded inside this
@@ -112,13 +139,7 @@ void backward_group(const FactorDims& d, int64_t r_begin, int64_t r_end, const T
     first_layer(d, r0, n, x, w1, b1, pre);           // recomputed, not stored
     gelu_value_and_derivative(n * MH, pre, h, pre);  // h = gelu(pre); pre <- gelu'(pre)
     second_layer_dpre(d, r0, n, dout, w2, pre, dh);  // dh now holds d(loss)/d(pre)
-    for (int64_t m = 0; m < d.M; ++m) {
-      const T* dout_m = dout + (m * d.R + r0) * d.L;  // (n, L); dw2_m (L,H) += dout_m^T @ h[:, block m]
-      GemmShape s_w{1, d.L, d.H, n, true, false};
-      s_w.ldb = MH;
-      gemm<T>(s_w, dout_m, h + m * d.H, dw2 + m * d.L * d.H, true);
-      add_rows<T>(n, d.L, dout_m, db2 + m * d.L);
-    }
+    second_layer_weight_grads(d, r0, n, dout, h, dw2, db2);
     gemm<T>({1, MH, d.D, n, true, false}, dh, x + r0 * d.D, dw1, true);
     add_rows<T>(n, MH, dh, db1);
     if (dx) gemm<T>({1, n, d.D, MH, false, false}, dh, w1, dx + r0 * d.D, dx_accumulate);
@@ -128,8 +149,7 @@ void backward_group(const FactorDims& d, int64_t r_begin, int64_t r_end, const T
 template <class T>
 void backward(const FactorDims& d, const T* dout, const T* x, const T* w1, const T* b1, const T* w2,
               engine::Grads& g) {
-  const int64_t groups = d.groups(), chunks_per_group = (d.chunks() + groups - 1) / groups;
-  const int64_t rows_per_group = chunks_per_group * d.chunk(), P = d.partial_size();
+  const int64_t groups = d.groups(), rows_per_group = d.chunks_per_group() * d.chunk(), P = d.partial_size();
   Tensor partials = Tensor::zeros({groups, P}, engine::dtype_of<T>());
   engine::GradTarget dx = g.needs(0) ? g.whole(0) : engine::GradTarget{};
   T* dx_data = dx.grad.defined() ? dx.grad.data<T>() : nullptr;

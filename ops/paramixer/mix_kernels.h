@@ -27,18 +27,24 @@ struct MixKernels {
   const char* name;
 };
 
-// Backward through the second layers of the M factor MLPs (the "link heads"), for n rows:
-//   dhidden:  dh[r, m*H:(m+1)*H] = scale[r, m*H:(m+1)*H] * (dout[m, r, :] @ w2[m])   (overwrites)
+// The second layers of the M factor MLPs (the "link heads"), on n rows of the shared hidden
+// layer h (n, M*H); dout and out hold factor m's rows at m * factor_stride:
+//   values:      out[m, r, :] = b2[m] + h[r, m*H:(m+1)*H] @ w2[m]^T                (overwrites)
+//   dhidden:     dh[r, m*H:(m+1)*H] = scale[r, m*H:(m+1)*H] * (dout[m, r, :] @ w2[m])  (overwrites)
+//   weight_grad: dw2[m] += dout[m]^T @ h[:, m*H:(m+1)*H],  db2[m] += sum_r dout[m, r, :]
 // dh and scale are (n, M*H) (scale = GELU'(pre), so dh comes out as the gradient of the first
-// layer's output); dout holds factor m's rows at m * factor_stride. Split over rows. (These
-// GEMMs have K = L ~ 11; four rows at a time sharing w2's loads beat oneDNN on them. The
-// forward direction, N = L, does not, and stays with oneDNN.)
+// layer's output). These products have L ~ 11 links and K or N = H ~ 32: oneDNN, one call per
+// factor per chunk of rows, ran them at ~30 GFLOP/s; broadcasts into register accumulators do
+// better. values and dhidden split over rows; weight_grad runs on the calling thread, adding
+// the rows in order (the caller owns dw2 and db2 and fixes the order of its partial sums).
 struct LinkDims {
   int64_t n, M, H, L, factor_stride;
 };
 
 struct LinkKernels {
+  void (*values)(const LinkDims& d, const float* h, const float* w2, const float* b2, float* out);
   void (*dhidden)(const LinkDims& d, const float* dout, const float* w2, const float* scale, float* dh);
+  void (*weight_grad)(const LinkDims& d, const float* dout, const float* h, float* dw2, float* db2);
   const char* name;
 };
 

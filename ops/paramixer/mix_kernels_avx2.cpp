@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <vector>
 
 #include "engine/parallel.h"
 #include "ops/paramixer/mix_kernels.h"
@@ -112,9 +113,51 @@ void link_dhidden(const LinkDims& d, const float* dout, const float* w2, const f
   });
 }
 
+// w2[m] (L, H) transposed into wt (H, L), so that a link head's L outputs are one weighted
+// row: out[r] = b2[m] + sum_c h[r, c] * wt[c].
+void transpose_link_weights(const LinkDims& d, const float* w2, int64_t m, std::vector<float>& wt) {
+  wt.resize(d.H * d.L);
+  for (int64_t l = 0; l < d.L; ++l)
+    for (int64_t c = 0; c < d.H; ++c) wt[c * d.L + l] = w2[(m * d.L + l) * d.H + c];
+}
+
+void link_values(const LinkDims& d, const float* h, const float* w2, const float* b2, float* out) {
+  const int64_t MH = d.M * d.H;
+  engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
+    thread_local std::vector<float> wt;  // grows once, reused by every later call
+    for (int64_t m = 0; m < d.M; ++m) {
+      transpose_link_weights(d, w2, m, wt);
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* hr = h + r * MH + m * d.H;
+        weighted_row(
+            d.H, d.L, [&](int64_t c) { return hr[c]; }, [&](int64_t c) { return wt.data() + c * d.L; },
+            b2 + m * d.L, out + m * d.factor_stride + r * d.L, false);
+      }
+    }
+  });
+}
+
+void link_weight_grad(const LinkDims& d, const float* dout, const float* h, float* dw2, float* db2) {
+  const int64_t MH = d.M * d.H;
+  for (int64_t m = 0; m < d.M; ++m)
+    for (int64_t r = 0; r < d.n; ++r) {
+      const float* hr = h + r * MH + m * d.H;
+      for (int64_t l = 0; l < d.L; ++l) {
+        const float g = dout[m * d.factor_stride + r * d.L + l];
+        const __m256 gv = _mm256_set1_ps(g);
+        float* o = dw2 + (m * d.L + l) * d.H;
+        int64_t c = 0;
+        for (; c + 8 <= d.H; c += 8)
+          _mm256_storeu_ps(o + c, _mm256_fmadd_ps(gv, _mm256_loadu_ps(hr + c), _mm256_loadu_ps(o + c)));
+        for (; c < d.H; ++c) o[c] = std::fma(g, hr[c], o[c]);
+        db2[m * d.L + l] += g;
+      }
+    }
+}
+
 }  // namespace
 
-LinkKernels link_kernels_avx2() { return {link_dhidden, "avx2"}; }
+LinkKernels link_kernels_avx2() { return {link_values, link_dhidden, link_weight_grad, "avx2"}; }
 
 MixKernels mix_kernels_avx2() { return {forward, backward_w, backward_v, "avx2"}; }
 

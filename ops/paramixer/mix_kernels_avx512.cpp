@@ -3,6 +3,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
+#include <utility>
+#include <vector>
 
 #include "engine/parallel.h"
 #include "ops/paramixer/mix_kernels.h"
@@ -32,7 +35,7 @@ inline void weighted_rows_block(int64_t K, int64_t D, int64_t c0, const Job& job
     }
   }
   for (int64_t k = 0; k < K; ++k) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int q = 0; q < RR; ++q) {
       const __m512 wk = _mm512_set1_ps(job.coef(r + q, k));
       const float* src = job.row(r + q, k) + c0;
@@ -301,9 +304,123 @@ void link_dhidden(const LinkDims& d, const float* dout, const float* w2, const f
   });
 }
 
+// RR rows of one link head with L <= 16: out[q] = bias + sum_c h[q, c] * wt[c], wt holding
+// w2[m] transposed, one 16-float vector per hidden unit (zero past L). RR independent
+// accumulators hide the FMA latency; each wt vector is loaded once for the RR rows.
+template <int RR>
+inline void link_value_rows(int64_t H, int64_t MH, int64_t L, const float* h, const float* wt, __m512 bias,
+                            float* out) {
+  __m512 acc[RR];
+#pragma GCC unroll 16
+  for (int q = 0; q < RR; ++q) acc[q] = bias;
+  for (int64_t c = 0; c < H; ++c) {
+    const __m512 w = _mm512_loadu_ps(wt + 16 * c);
+#pragma GCC unroll 16
+    for (int q = 0; q < RR; ++q) acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(h[q * MH + c]), w, acc[q]);
+  }
+#pragma GCC unroll 16
+  for (int q = 0; q < RR; ++q) _mm512_mask_storeu_ps(out + q * L, tail_mask(L), acc[q]);
+}
+
+void link_values(const LinkDims& d, const float* h, const float* w2, const float* b2, float* out) {
+  const int64_t MH = d.M * d.H;
+  if (d.L > 16) {  // wider heads (Chord beyond N = 2^15): the general weighted-row loop
+    engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t m = 0; m < d.M; ++m)
+          for (int64_t l = 0; l < d.L; ++l) {
+            __m512 acc = _mm512_setzero_ps();
+            const float *hr = h + r * MH + m * d.H, *wr = w2 + (m * d.L + l) * d.H;
+            for (int64_t c = 0; c < d.H; c += 16)
+              acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail_mask(d.H - c), hr + c),
+                                    _mm512_maskz_loadu_ps(tail_mask(d.H - c), wr + c), acc);
+            out[m * d.factor_stride + r * d.L + l] = b2[m * d.L + l] + _mm512_reduce_add_ps(acc);
+          }
+    });
+    return;
+  }
+  // Every factor's weights transposed once per call, (M, H, 16), for the whole row range.
+  thread_local std::vector<float> wt;  // grows once, then reused
+  wt.assign(d.M * d.H * 16, 0.f);
+  for (int64_t m = 0; m < d.M; ++m)
+    for (int64_t l = 0; l < d.L; ++l)
+      for (int64_t c = 0; c < d.H; ++c) wt[(m * d.H + c) * 16 + l] = w2[(m * d.L + l) * d.H + c];
+  const float* wt_data = wt.data();
+  engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t m = 0; m < d.M; ++m) {
+      const __m512 bias = _mm512_maskz_loadu_ps(tail_mask(d.L), b2 + m * d.L);
+      const float *hm = h + m * d.H, *wm = wt_data + m * d.H * 16;
+      float* om = out + m * d.factor_stride;
+      int64_t r = r0;
+      for (; r + 8 <= r1; r += 8) link_value_rows<8>(d.H, MH, d.L, hm + r * MH, wm, bias, om + r * d.L);
+      for (; r < r1; ++r) link_value_rows<1>(d.H, MH, d.L, hm + r * MH, wm, bias, om + r * d.L);
+    }
+  });
+}
+
+// dw2[m][k0 .. k0+KB) x [c0 .. c0+16*NV) += sum over rows of dout[m, r, k] * h[r, m-block],
+// the tile held in KB * NV registers while the rows stream past (rows added in order).
+template <int KB, int NV>
+void link_grad_tile(const LinkDims& d, int64_t k0, int64_t c0, const float* dout_m, const float* h_m, float* dw2_m) {
+  const int64_t MH = d.M * d.H;
+  __mmask16 mask[NV];
+  __m512 acc[KB][NV];
+#pragma GCC unroll 16
+  for (int c = 0; c < NV; ++c) mask[c] = tail_mask(d.H - c0 - 16 * c);
+#pragma GCC unroll 16
+  for (int k = 0; k < KB; ++k)
+#pragma GCC unroll 16
+    for (int c = 0; c < NV; ++c) acc[k][c] = _mm512_maskz_loadu_ps(mask[c], dw2_m + (k0 + k) * d.H + c0 + 16 * c);
+  for (int64_t r = 0; r < d.n; ++r) {
+    __m512 hv[NV];
+#pragma GCC unroll 16
+    for (int c = 0; c < NV; ++c) hv[c] = _mm512_maskz_loadu_ps(mask[c], h_m + r * MH + c0 + 16 * c);
+    const float* g = dout_m + r * d.L + k0;
+#pragma GCC unroll 16
+    for (int k = 0; k < KB; ++k) {
+      const __m512 gk = _mm512_set1_ps(g[k]);
+#pragma GCC unroll 16
+      for (int c = 0; c < NV; ++c) acc[k][c] = _mm512_fmadd_ps(gk, hv[c], acc[k][c]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int k = 0; k < KB; ++k)
+#pragma GCC unroll 16
+    for (int c = 0; c < NV; ++c) _mm512_mask_storeu_ps(dw2_m + (k0 + k) * d.H + c0 + 16 * c, mask[c], acc[k][c]);
+}
+
+// Links per tile: up to 8, so a tile of 8 links x 32 columns uses 16 accumulators.
+constexpr int kGradLinks = 8;
+using GradTile = void (*)(const LinkDims&, int64_t, int64_t, const float*, const float*, float*);
+template <int NV, int... KB>
+constexpr std::array<GradTile, sizeof...(KB)> grad_tiles(std::integer_sequence<int, KB...>) {
+  return {link_grad_tile<KB + 1, NV>...};
+}
+
+void link_weight_grad(const LinkDims& d, const float* dout, const float* h, float* dw2, float* db2) {
+  static constexpr auto one_vector = grad_tiles<1>(std::make_integer_sequence<int, kGradLinks>{});
+  static constexpr auto two_vectors = grad_tiles<2>(std::make_integer_sequence<int, kGradLinks>{});
+  for (int64_t m = 0; m < d.M; ++m) {
+    const float* dout_m = dout + m * d.factor_stride;
+    float* dw2_m = dw2 + m * d.L * d.H;
+    for (int64_t c0 = 0; c0 < d.H; c0 += 32)
+      for (int64_t k0 = 0; k0 < d.L; k0 += kGradLinks) {
+        const int64_t links = std::min<int64_t>(kGradLinks, d.L - k0);
+        const auto& tiles = d.H - c0 > 16 ? two_vectors : one_vector;
+        tiles[links - 1](d, k0, c0, dout_m, h + m * d.H, dw2_m);
+      }
+    for (int64_t k0 = 0; k0 < d.L; k0 += 16) {  // db2[m]: the rows of dout[m] summed, in order
+      const __mmask16 mask = tail_mask(d.L - k0);
+      __m512 sum = _mm512_maskz_loadu_ps(mask, db2 + m * d.L + k0);
+      for (int64_t r = 0; r < d.n; ++r) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(mask, dout_m + r * d.L + k0));
+      _mm512_mask_storeu_ps(db2 + m * d.L + k0, mask, sum);
+    }
+  }
+}
+
 }  // namespace
 
-LinkKernels link_kernels_avx512() { return {link_dhidden, "avx512"}; }
+LinkKernels link_kernels_avx512() { return {link_values, link_dhidden, link_weight_grad, "avx512"}; }
 
 MixKernels mix_kernels_avx512() { return {forward, backward_w, backward_v, "avx512"}; }
 

@@ -88,9 +88,34 @@ void link_dhidden_ref(const LinkDims& d, const float* dout, const float* w2, con
   });
 }
 
+void link_values_ref(const LinkDims& d, const float* h, const float* w2, const float* b2, float* out) {
+  const int64_t MH = d.M * d.H;
+  engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t m = 0; m < d.M; ++m)
+        for (int64_t l = 0; l < d.L; ++l) {
+          const float* wrow = w2 + (m * d.L + l) * d.H;
+          float s = b2[m * d.L + l];
+          for (int64_t c = 0; c < d.H; ++c) s += h[r * MH + m * d.H + c] * wrow[c];
+          out[m * d.factor_stride + r * d.L + l] = s;
+        }
+  });
+}
+
+void link_weight_grad_ref(const LinkDims& d, const float* dout, const float* h, float* dw2, float* db2) {
+  const int64_t MH = d.M * d.H;
+  for (int64_t m = 0; m < d.M; ++m)
+    for (int64_t r = 0; r < d.n; ++r)
+      for (int64_t l = 0; l < d.L; ++l) {
+        const float g = dout[m * d.factor_stride + r * d.L + l];
+        for (int64_t c = 0; c < d.H; ++c) dw2[(m * d.L + l) * d.H + c] += g * h[r * MH + m * d.H + c];
+        db2[m * d.L + l] += g;
+      }
+}
+
 }  // namespace
 
-LinkKernels link_kernels_ref() { return {link_dhidden_ref, "ref"}; }
+LinkKernels link_kernels_ref() { return {link_values_ref, link_dhidden_ref, link_weight_grad_ref, "ref"}; }
 
 MixKernels mix_kernels_ref() {
   return {mix_forward_ref<float>, mix_backward_w_ref<float>, mix_backward_v_ref<float>, "ref"};

@@ -6,6 +6,7 @@
 #include "ops/embedding.h"
 #include "ops/layernorm.h"
 #include "ops/matmul.h"
+#include "ops/paramixer/factor_mlp.h"
 
 namespace nn {
 
@@ -53,6 +54,10 @@ Mlp::Mlp(int64_t in, int64_t hidden, int64_t out, engine::Rng& rng)
   register_module("2", fc2_);
 }
 
-Tensor Mlp::forward(const Tensor& x) const { return fc2_.forward(act_.forward(fc1_.forward(x))); }
+// One fused op (the hidden layer lives only in cache, chunk by chunk, and is recomputed in
+// backward): the same function as fc2(gelu(fc1(x))).
+Tensor Mlp::forward(const Tensor& x) const {
+  return ops::gelu_mlp(x, fc1_.weight(), fc1_.bias(), fc2_.weight(), fc2_.bias());
+}
 
 }  // namespace nn

@@ -70,7 +70,6 @@ class Mlp : public Module {
 
  private:
   Linear fc1_;
-  Gelu act_;
   Linear fc2_;
 };
 

@@ -294,7 +294,7 @@ TEST(FactorMlp, Gradcheck) {
 
 TEST(FactorMlp, EqualsTheComposedLayersOverSeveralChunks) {
   engine::Rng rng(8);
-  // M*H = 64 makes the chunk 8192 rows; 20000 rows need three chunks, the last one partial.
+  // 20000 rows make 64 chunks of 313 (the last one partial), each its own gradient group.
   const int64_t R = 20000, D = 7, M = 4, H = 16, L = 9;
   Tensor x0 = Tensor::randn({R, D}, rng), w10 = Tensor::randn({M * H, D}, rng, DType::f32, 0.3),
          b10 = Tensor::randn({M * H}, rng), w20 = Tensor::randn({M, L, H}, rng, DType::f32, 0.3),
@@ -316,6 +316,54 @@ TEST(FactorMlp, EqualsTheComposedLayersOverSeveralChunks) {
     EXPECT_TRUE(testing_util::all_close(grads[0][i], grads[1][i], 2e-3, 1e-4)) << "gradient " << i;
 }
 
+TEST(GeluMlp, Gradcheck) {
+  engine::Rng rng(17);
+  // x (2, 9, 6) -> (2, 9, 7) through H = 5.
+  Tensor x = testing_util::randn({2, 9, 6}, rng), w1 = testing_util::randn({5, 6}, rng),
+         b1 = testing_util::randn({5}, rng), w2 = testing_util::randn({7, 5}, rng), b2 = testing_util::randn({7}, rng);
+  const auto r = engine::gradcheck([&] { return ops::gelu_mlp(x, w1, b1, w2, b2); }, {x, w1, b1, w2, b2}, {},
+                                   {"x", "w1", "b1", "w2", "b2"});
+  EXPECT_TRUE(r.ok) << r.report;
+}
+
+// float32 through the link-head kernels (L = 37: three vectors per output row) against the
+// composed Linear - GELU - Linear, over many chunks.
+TEST(GeluMlp, EqualsLinearGeluLinear) {
+  engine::Rng rng(18);
+  const int64_t B = 3, N = 1001, D = 13, H = 33, L = 37;
+  const Tensor x0 = Tensor::randn({B, N, D}, rng), w10 = Tensor::randn({H, D}, rng, DType::f32, 0.3),
+               b10 = Tensor::randn({H}, rng), w20 = Tensor::randn({L, H}, rng, DType::f32, 0.3),
+               b20 = Tensor::randn({L}, rng), r = Tensor::randn({B, N, L}, rng);
+  std::vector<std::vector<Tensor>> grads;
+  std::vector<Tensor> outs;
+  for (bool fused : {true, false}) {
+    std::vector<Tensor> in{x0.clone(), w10.clone(), b10.clone(), w20.clone(), b20.clone()};
+    for (Tensor& t : in) t.set_requires_grad();
+    Tensor out = fused ? ops::gelu_mlp(in[0], in[1], in[2], in[3], in[4])
+                       : ops::linear(ops::gelu(ops::linear(in[0], in[1], in[2])), in[3], in[4]);
+    ASSERT_EQ(out.shape(), r.shape());
+    engine::backward(out, r);
+    outs.push_back(out.detach());
+    grads.emplace_back();
+    for (Tensor& t : in) grads.back().push_back(t.grad());
+  }
+  EXPECT_TRUE(testing_util::all_close(outs[0], outs[1], 1e-5, 1e-5));
+  for (size_t i = 0; i < 5; ++i)
+    EXPECT_TRUE(testing_util::all_close(grads[0][i], grads[1][i], 2e-3, 1e-4)) << "gradient " << i;
+}
+
+TEST(GeluMlp, MismatchedShapesAreNamed) {
+  const Tensor x = Tensor::zeros({4, 6}), w1 = Tensor::zeros({5, 6}), b1 = Tensor::zeros({5});
+  try {
+    ops::gelu_mlp(x, w1, b1, Tensor::zeros({7, 4}), Tensor::zeros({7}));
+    FAIL() << "no error";
+  } catch (const engine::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gelu_mlp: x (4,6), w1 (5,6), b1 (5), w2 (7,4), b2 (7) do not match"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -334,7 +382,7 @@ TEST_P(LinkKernelVariants, MatchReferenceOnOddSizes) {
   const ops::LinkKernels ref = ops::link_kernels_ref(), simd = p.factory();
   engine::Rng rng(9);
   for (int64_t H : {1, 7, 16, 17, 33})
-    for (int64_t L : {1, 9, 11, 17, 20}) {
+    for (int64_t L : {1, 9, 11, 17, 20, 32, 45, 64, 70}) {
       const int64_t n = 37, M = 3, R = 45;  // rows r0 = 5 .. 41 of R
       const ops::LinkDims d{n, M, H, L, R * L};
       const auto w2 = random_floats(M * L * H, rng), dout = random_floats(M * R * L, rng);

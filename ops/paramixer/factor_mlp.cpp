@@ -8,6 +8,7 @@
 #include "ops/gelu_kernels.h"
 #include "ops/gemm.h"
 #include "ops/paramixer/mix_kernels.h"
+#include "ops/shape_ops.h"
 
 namespace ops {
 namespace {
@@ -18,8 +19,13 @@ struct FactorDims {
   int64_t R, D, M, H, L;
   int64_t MH() const { return M * H; }
   // Rows per chunk: a chunk's hidden layer (chunk x M*H, ~384 KB) and, in backward, its three
-  // such buffers stay in the L2 cache of the core that owns the chunk.
-  int64_t chunk() const { return std::clamp<int64_t>((int64_t{96} << 10) / std::max<int64_t>(MH(), 1), 16, 4096); }
+  // such buffers stay in the L2 cache of the core that owns the chunk; and at least 64 chunks
+  // when rows allow, so that threads get equal shares (a narrow MLP, M*H = 32, would
+  // otherwise make 11 chunks of 3072 rows at R = 32768).
+  int64_t chunk() const {
+    const int64_t cache_rows = (int64_t{96} << 10) / std::max<int64_t>(MH(), 1);
+    return std::clamp<int64_t>(std::min(cache_rows, (R + 63) / 64), 16, 4096);
+  }
   int64_t chunks() const { return (R + chunk() - 1) / chunk(); }
   // Backward's weight-gradient partials: one per group of consecutive chunks, summed in group
   // order at the end. Fixed by the shapes, so the sums never depend on the thread count. Up to
@@ -174,20 +180,46 @@ void backward(const FactorDims& d, const T* dout, const T* x, const T* w1, const
 
 }  // namespace
 
-Tensor factor_mlp(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2, const Tensor& b2) {
+namespace {
+
+// The op itself, recorded on the tape under `op` (factor_mlp or gelu_mlp: profiles and hooks
+// tell Paramixer's factor MLPs from its g).
+Tensor stacked_mlp(const char* op, const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2,
+                   const Tensor& b2) {
   const FactorDims d = dims_or_throw(x, w1, b1, w2, b2);
   Tensor out = Tensor::empty({d.M, d.R, d.L}, x.dtype());
-  engine::dispatch_float(x.dtype(), "factor_mlp", [&](auto zero) {
+  engine::dispatch_float(x.dtype(), op, [&](auto zero) {
     using T = decltype(zero);
     forward<T>(d, x.data<T>(), w1.data<T>(), b1.data<T>(), w2.data<T>(), b2.data<T>(), out.data<T>());
   });
-  engine::record("factor_mlp", out, {x, w1, b1, w2, b2}, [d, x, w1, b1, w2](const Tensor& dout, engine::Grads& g) {
-    engine::dispatch_float(dout.dtype(), "factor_mlp", [&](auto zero) {
+  engine::record(op, out, {x, w1, b1, w2, b2}, [op, d, x, w1, b1, w2](const Tensor& dout, engine::Grads& g) {
+    engine::dispatch_float(dout.dtype(), op, [&](auto zero) {
       using T = decltype(zero);
       backward<T>(d, dout.data<T>(), x.data<T>(), w1.data<T>(), b1.data<T>(), w2.data<T>(), g);
     });
   });
   return out;
+}
+
+}  // namespace
+
+Tensor factor_mlp(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2, const Tensor& b2) {
+  return stacked_mlp("factor_mlp", x, w1, b1, w2, b2);
+}
+
+Tensor gelu_mlp(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2, const Tensor& b2) {
+  LONGMIX_CHECK(x.ndim() >= 1 && w1.ndim() == 2 && b1.ndim() == 1 && w2.ndim() == 2 && b2.ndim() == 1 &&
+                    w1.dim(1) == x.dim(-1) && b1.dim(0) == w1.dim(0) && w2.dim(1) == w1.dim(0) &&
+                    b2.dim(0) == w2.dim(0),
+                "gelu_mlp: x " << x.shape() << ", w1 " << w1.shape() << ", b1 " << b1.shape() << ", w2 "
+                               << w2.shape() << ", b2 " << b2.shape()
+                               << " do not match (expected x (..., D), w1 (H, D), b1 (H), w2 (L, H), b2 (L))");
+  const int64_t L = w2.dim(0), H = w2.dim(1);
+  std::vector<int64_t> out_dims(x.shape().begin(), x.shape().end());
+  out_dims.back() = L;
+  const Tensor y =
+      stacked_mlp("gelu_mlp", reshape(x, {-1, x.dim(-1)}), w1, b1, reshape(w2, {1, L, H}), reshape(b2, {1, L}));
+  return reshape(y, out_dims);
 }
 
 }  // namespace ops

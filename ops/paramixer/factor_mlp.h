@@ -15,4 +15,10 @@ namespace ops {
 engine::Tensor factor_mlp(const engine::Tensor& x, const engine::Tensor& w1, const engine::Tensor& b1,
                           const engine::Tensor& w2, const engine::Tensor& b2);
 
+// One Linear(D, H) - GELU - Linear(H, L): x (..., D), w1 (H, D), b1 (H), w2 (L, H), b2 (L)
+// -> (..., L). factor_mlp with M = 1: the same cache-resident chunks, nothing kept for
+// backward but the inputs (nn::Mlp runs on it; Paramixer's g is one).
+engine::Tensor gelu_mlp(const engine::Tensor& x, const engine::Tensor& w1, const engine::Tensor& b1,
+                        const engine::Tensor& w2, const engine::Tensor& b2);
+
 }  // namespace ops

@@ -304,27 +304,54 @@ void link_dhidden(const LinkDims& d, const float* dout, const float* w2, const f
   });
 }
 
-// RR rows of one link head with L <= 16: out[q] = bias + sum_c h[q, c] * wt[c], wt holding
-// w2[m] transposed, one 16-float vector per hidden unit (zero past L). RR independent
-// accumulators hide the FMA latency; each wt vector is loaded once for the RR rows.
-template <int RR>
-inline void link_value_rows(int64_t H, int64_t MH, int64_t L, const float* h, const float* wt, __m512 bias,
-                            float* out) {
-  __m512 acc[RR];
+// RR rows of one link head with L <= 16 * NV: out[q] = bias + sum_c h[q, c] * wt[c], wt
+// holding w2[m] transposed, NV 16-float vectors per hidden unit (zero past L). RR * NV
+// independent accumulators hide the FMA latency; each wt vector is loaded once for RR rows.
+template <int RR, int NV>
+inline void link_value_rows(int64_t H, int64_t MH, int64_t L, const float* h, const float* wt,
+                            const __m512 bias[NV], float* out) {
+  __m512 acc[RR][NV];
 #pragma GCC unroll 16
-  for (int q = 0; q < RR; ++q) acc[q] = bias;
+  for (int q = 0; q < RR; ++q)
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) acc[q][v] = bias[v];
   for (int64_t c = 0; c < H; ++c) {
-    const __m512 w = _mm512_loadu_ps(wt + 16 * c);
+    __m512 w[NV];
 #pragma GCC unroll 16
-    for (int q = 0; q < RR; ++q) acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(h[q * MH + c]), w, acc[q]);
+    for (int v = 0; v < NV; ++v) w[v] = _mm512_loadu_ps(wt + (c * NV + v) * 16);
+#pragma GCC unroll 16
+    for (int q = 0; q < RR; ++q) {
+      const __m512 hq = _mm512_set1_ps(h[q * MH + c]);
+#pragma GCC unroll 16
+      for (int v = 0; v < NV; ++v) acc[q][v] = _mm512_fmadd_ps(hq, w[v], acc[q][v]);
+    }
   }
 #pragma GCC unroll 16
-  for (int q = 0; q < RR; ++q) _mm512_mask_storeu_ps(out + q * L, tail_mask(L), acc[q]);
+  for (int q = 0; q < RR; ++q)
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(out + q * L + 16 * v, tail_mask(L - 16 * v), acc[q][v]);
+}
+
+// Every factor's rows [r0, r1): wt is (M, H, NV * 16), w2 transposed and zero-padded.
+template <int NV>
+void link_value_range(const LinkDims& d, const float* h, const float* wt, const float* b2, float* out, int64_t r0,
+                      int64_t r1) {
+  constexpr int RR = NV <= 2 ? 8 : 4;  // at most 16 accumulators
+  const int64_t MH = d.M * d.H;
+  for (int64_t m = 0; m < d.M; ++m) {
+    __m512 bias[NV];
+    for (int v = 0; v < NV; ++v) bias[v] = _mm512_maskz_loadu_ps(tail_mask(d.L - 16 * v), b2 + m * d.L + 16 * v);
+    const float *hm = h + m * d.H, *wm = wt + m * d.H * NV * 16;
+    float* om = out + m * d.factor_stride;
+    int64_t r = r0;
+    for (; r + RR <= r1; r += RR) link_value_rows<RR, NV>(d.H, MH, d.L, hm + r * MH, wm, bias, om + r * d.L);
+    for (; r < r1; ++r) link_value_rows<1, NV>(d.H, MH, d.L, hm + r * MH, wm, bias, om + r * d.L);
+  }
 }
 
 void link_values(const LinkDims& d, const float* h, const float* w2, const float* b2, float* out) {
-  const int64_t MH = d.M * d.H;
-  if (d.L > 16) {  // wider heads (Chord beyond N = 2^15): the general weighted-row loop
+  const int64_t MH = d.M * d.H, NV = (d.L + 15) / 16;
+  if (NV > 4) {  // heads wider than 64: one reduction per output
     engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r)
         for (int64_t m = 0; m < d.M; ++m)
@@ -339,21 +366,20 @@ void link_values(const LinkDims& d, const float* h, const float* w2, const float
     });
     return;
   }
-  // Every factor's weights transposed once per call, (M, H, 16), for the whole row range.
+  // Every factor's weights transposed once per call, (M, H, NV * 16), for the whole row range.
   thread_local std::vector<float> wt;  // grows once, then reused
-  wt.assign(d.M * d.H * 16, 0.f);
+  const int64_t Lp = NV * 16;
+  wt.assign(d.M * d.H * Lp, 0.f);
   for (int64_t m = 0; m < d.M; ++m)
     for (int64_t l = 0; l < d.L; ++l)
-      for (int64_t c = 0; c < d.H; ++c) wt[(m * d.H + c) * 16 + l] = w2[(m * d.L + l) * d.H + c];
+      for (int64_t c = 0; c < d.H; ++c) wt[(m * d.H + c) * Lp + l] = w2[(m * d.L + l) * d.H + c];
   const float* wt_data = wt.data();
   engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t m = 0; m < d.M; ++m) {
-      const __m512 bias = _mm512_maskz_loadu_ps(tail_mask(d.L), b2 + m * d.L);
-      const float *hm = h + m * d.H, *wm = wt_data + m * d.H * 16;
-      float* om = out + m * d.factor_stride;
-      int64_t r = r0;
-      for (; r + 8 <= r1; r += 8) link_value_rows<8>(d.H, MH, d.L, hm + r * MH, wm, bias, om + r * d.L);
-      for (; r < r1; ++r) link_value_rows<1>(d.H, MH, d.L, hm + r * MH, wm, bias, om + r * d.L);
+    switch (NV) {
+      case 1: return link_value_range<1>(d, h, wt_data, b2, out, r0, r1);
+      case 2: return link_value_range<2>(d, h, wt_data, b2, out, r0, r1);
+      case 3: return link_value_range<3>(d, h, wt_data, b2, out, r0, r1);
+      default: return link_value_range<4>(d, h, wt_data, b2, out, r0, r1);
     }
   });
 }

@@ -273,6 +273,9 @@ TEST_P(BlockKernelVariants, MatchReferenceOnOddSizes) {
   if (!engine::cpu_supports(v.isa)) GTEST_SKIP() << "CPU lacks " << v.name;
   const ops::BlockKernels ref = ops::block_kernels_ref(), simd = v.factory();
   engine::Rng rng(8);
+  // Two thirds of the pairs selected (backward's dQ goes by key-group parts), or a fifth (by
+  // per-pair shares).
+  for (bool sparse : {false, true})
   for (int64_t N : {7, 45, 100})
     for (int64_t d : {1, 7, 17, 32, 40})
       for (int64_t block : {5, 32}) {
@@ -280,7 +283,7 @@ TEST_P(BlockKernelVariants, MatchReferenceOnOddSizes) {
         std::vector<uint8_t> valid(static_cast<size_t>(N));
         for (int64_t i = 0; i < N; ++i) valid[static_cast<size_t>(i)] = (i % 6) != 4;
         std::vector<uint8_t> pick(static_cast<size_t>(BH * nb * nb));
-        for (size_t i = 0; i < pick.size(); ++i) pick[i] = (i % 3) != 1;
+        for (size_t i = 0; i < pick.size(); ++i) pick[i] = sparse ? (i % 5) == 0 : (i % 3) != 1;
         const ops::BlockSelection sel = ops::BlockSelection::from_mask(BH, nb, pick);
         const ops::BlockAttentionProblem p{BH, BH, N, d, block, 1.0 / std::sqrt(double(d)), 1e-6, &sel, valid.data()};
         std::vector<std::vector<float>> in(4);
@@ -316,7 +319,7 @@ TEST_P(BlockKernelVariants, MatchReferenceOnOddSizes) {
             for (size_t i = 0; i < want[w].size(); ++i)
               ASSERT_NEAR(got[w][i], want[w][i], 2e-5f * (1 + std::fabs(want[w][i])))
                   << v.name << (w ? " grad" : " out") << " N " << N << " d " << d << " block " << block
-                  << " share budget " << budget << " at " << i;
+                  << (sparse ? " sparse" : " dense") << " budget " << budget << " at " << i;
         }
       }
 }

@@ -130,40 +130,55 @@ int64_t largest_head_pairs(const BlockSelection& sel, int64_t BH) {
   return largest;
 }
 
-// The single pass for batch-heads [bh0, bh1), their dQ shares in `shares`.
-void backward_single_pass_group(const BlockAttentionProblem& p, const BlockKernels& k, int64_t bh0, int64_t bh1,
-                                const float* q, const float* key, const float* dout, const float* pk,
-                                const float* pv, const float* row_max, const float* inv_z, const float* delta,
-                                float* shares, float* dq, float* dk, float* dv) {
-  const int64_t nb = p.num_blocks(), d = p.d, share = p.block * d;
+// Pointers shared by every tile of the single pass (pk, pv: K and V as packed tiles).
+struct SinglePassData {
+  const float *q, *key, *dout, *pk, *pv, *row_max, *inv_z, *delta;
+  float *dk, *dv;
+};
+
+// One selected (query block, key block) tile of the single pass: P and dS once; the key
+// block's dV and dK rows gain P^T dO and dS^T Q; dS K is written to dq_rows (query block
+// rows, stride d), or added to them with accumulate_dq.
+void backward_tile(const BlockAttentionProblem& p, const BlockKernels& k, const SinglePassData& x, Scratch& w,
+                   int64_t bh, Block qb, int64_t J, uint32_t keys, float* dq_rows, bool accumulate_dq) {
+  const int64_t nb = p.num_blocks(), d = p.d;
+  const Block kb = block_range(p, J);
+  const int64_t row0 = bh * p.N + qb.first, col0 = bh * p.N + kb.first, key_tile = (bh * nb + J) * d * kTile;
   const float scale = static_cast<float>(p.scale);
+  const int rows = static_cast<int>(kb.size), qrows = static_cast<int>(qb.size);
+  // Query-major tile (rows = queries): statistics per row, and the key rows' products read
+  // it transposed.
+  k.scores(qrows, d, x.q + row0 * d, d, x.pk + key_tile, scale, w.s);
+  k.scores(qrows, d, x.dout + row0 * d, d, x.pv + key_tile, 1.f, w.dp);
+  k.dscores_by_row(qrows, keys, w.s, w.dp, x.row_max + row0, x.inv_z + row0, x.delta + row0, scale, w.p, w.ds);
+  k.accumulate_transposed(rows, qrows, d, w.p, x.dout + row0 * d, d, nullptr, x.dv + col0 * d, d);
+  k.accumulate_transposed(rows, qrows, d, w.ds, x.q + row0 * d, d, nullptr, x.dk + col0 * d, d);
+  if (accumulate_dq)
+    k.accumulate(qrows, rows, d, w.ds, x.key + col0 * d, d, dq_rows, d);
+  else
+    k.product(qrows, rows, d, w.ds, x.key + col0 * d, d, dq_rows, d);
+}
+
+// dQ by shares, for batch-heads [bh0, bh1): each work item is a key block; every selected pair
+// leaves its dS K in a slot of its own, and the slots are summed per query block in key order.
+// For sparse selections (MRA-2): the slots are only the selected pairs.
+void backward_by_shares(const BlockAttentionProblem& p, const BlockKernels& k, const SinglePassData& x,
+                        int64_t bh0, int64_t bh1, float* shares, float* dq) {
+  const int64_t nb = p.num_blocks(), d = p.d, share = p.block * d;
   const BlockSelection& sel = *p.selection;
   const int64_t first_slot = sel.pairs_before(bh0);
   for_each_block((bh1 - bh0) * nb, [&](int64_t item) {
     Scratch w;
     const int64_t bh = bh0 + item / nb, J = item % nb;
-    const Block kb = block_range(p, J);
-    const uint32_t keys = present_bits(p, bh, kb);
+    const uint32_t keys = present_bits(p, bh, block_range(p, J));
     const BlockList qs = sel.queries_of(bh, J);
-    const int64_t col0 = bh * p.N + kb.first, key_tile = (bh * nb + J) * d * kTile;
-    const int rows = static_cast<int>(kb.size);
     for (int64_t n = 0; n < qs.size; ++n) {
       const Block qb = block_range(p, qs.index[n]);
-      const int64_t row0 = bh * p.N + qb.first;
       float* dq_share = shares + (sel.query_slot(bh, J, n) - first_slot) * share;
-      if (keys == 0) {
+      if (keys == 0)
         std::memset(dq_share, 0, static_cast<size_t>(qb.size * d) * sizeof(float));
-        continue;
-      }
-      // Query-major tile (rows = queries): statistics per row, and the key rows' products read
-      // it transposed.
-      const int qrows = static_cast<int>(qb.size);
-      k.scores(qrows, d, q + row0 * d, d, pk + key_tile, scale, w.s);
-      k.scores(qrows, d, dout + row0 * d, d, pv + key_tile, 1.f, w.dp);
-      k.dscores_by_row(qrows, keys, w.s, w.dp, row_max + row0, inv_z + row0, delta + row0, scale, w.p, w.ds);
-      k.accumulate_transposed(rows, qrows, d, w.p, dout + row0 * d, d, nullptr, dv + col0 * d, d);
-      k.accumulate_transposed(rows, qrows, d, w.ds, q + row0 * d, d, nullptr, dk + col0 * d, d);
-      k.product(qrows, rows, d, w.ds, key + col0 * d, d, dq_share, d);
+      else
+        backward_tile(p, k, x, w, bh, qb, J, keys, dq_share, false);
     }
   });
   for_each_block((bh1 - bh0) * nb, [&](int64_t item) {
@@ -178,23 +193,77 @@ void backward_single_pass_group(const BlockAttentionProblem& p, const BlockKerne
   });
 }
 
+// At most this many key-block groups per batch-head in dQ by parts.
+constexpr int64_t kMaxKeyGroups = 8;
+int64_t key_groups(const BlockAttentionProblem& p) { return std::min(p.num_blocks(), kMaxKeyGroups); }
+
+// dQ by parts, for batch-heads [bh0, bh1): each work item is a group of consecutive key
+// blocks, which adds its dS K terms into a dQ part of its own (N x d, every query row); the
+// parts are summed in group order. For dense selections (exact attention): one slot per pair
+// would be N / block times more memory, written and read back once (9% of the 2-thread time).
+void backward_by_parts(const BlockAttentionProblem& p, const BlockKernels& k, const SinglePassData& x,
+                       int64_t bh0, int64_t bh1, float* parts, float* dq) {
+  const int64_t nb = p.num_blocks(), d = p.d, G = key_groups(p), per_group = (nb + G - 1) / G;
+  const int64_t part = p.N * d;
+  const BlockSelection& sel = *p.selection;
+  for_each_block((bh1 - bh0) * G, [&](int64_t item) {
+    Scratch w;
+    const int64_t bh = bh0 + item / G, g = item % G;
+    float* dq_part = parts + item * part;
+    std::memset(dq_part, 0, static_cast<size_t>(part) * sizeof(float));
+    for (int64_t J = g * per_group; J < std::min(nb, (g + 1) * per_group); ++J) {
+      const uint32_t keys = present_bits(p, bh, block_range(p, J));
+      if (keys == 0) continue;
+      const BlockList qs = sel.queries_of(bh, J);
+      for (int64_t n = 0; n < qs.size; ++n) {
+        const Block qb = block_range(p, qs.index[n]);
+        backward_tile(p, k, x, w, bh, qb, J, keys, dq_part + qb.first * d, true);
+      }
+    }
+  });
+  for_each_block((bh1 - bh0) * nb, [&](int64_t item) {
+    const int64_t bh = bh0 + item / nb, I = item % nb;
+    const Block qb = block_range(p, I);
+    float* out = dq + (bh * p.N + qb.first) * d;
+    const int64_t len = qb.size * d;
+    for (int64_t g = 0; g < G; ++g) {
+      const float* src = parts + ((bh - bh0) * G + g) * part + qb.first * d;
+      for (int64_t e = 0; e < len; ++e) out[e] += src[e];
+    }
+  });
+}
+
 // Backward in one pass over key blocks: each (query block, key block) tile computes its P and
-// dS once, adds into the key block's dK and dV, and leaves its share of dQ in a slot of its
-// own; the dQ shares are then summed per query block in key order. 5 tile products instead of
-// 7, for a buffer of block x d floats per selected pair, so the batch-heads go in groups
-// whose shares fit max_pairs (the grouping depends on the selection only, never on threads).
-void backward_single_pass(const BlockAttentionProblem& p, const BlockKernels& k, int64_t max_pairs, const float* q,
-                          const float* key, const float* v, const float* dout, const float* row_max,
-                          const float* inv_z, const float* delta, float* dq, float* dk, float* dv) {
-  const int64_t share = p.block * p.d;
+// dS once and adds into the key block's dK and dV (5 tile products instead of the two passes'
+// 7); dQ's terms go to shares or parts (above), whichever takes less memory. Batch-heads go in
+// rounds whose buffers fit the budget (the rounds depend on the selection only, never on
+// threads).
+void backward_single_pass(const BlockAttentionProblem& p, const BlockKernels& k, int64_t budget_floats,
+                          bool by_parts, const float* q, const float* key, const float* v, const float* dout,
+                          const float* row_max, const float* inv_z, const float* delta, float* dq, float* dk,
+                          float* dv) {
   const BlockSelection& sel = *p.selection;
   const Tensor packed_k = pack_tiles(p, key), packed_v = pack_tiles(p, v);
-  Tensor shares_t = Tensor::empty({std::min(max_pairs, sel.count()), share});
+  const SinglePassData x{q, key, dout, packed_k.data<float>(), packed_v.data<float>(), row_max, inv_z, delta, dk, dv};
+  const int64_t head_parts = key_groups(p) * p.N * p.d, share = p.block * p.d;
+  auto head_floats = [&](int64_t bh) {
+    return by_parts ? head_parts : (sel.pairs_before(bh + 1) - sel.pairs_before(bh)) * share;
+  };
+  int64_t most = 0;
+  for (int64_t bh0 = 0; bh0 < p.BH;) {  // the largest round, to size the buffer once
+    int64_t used = head_floats(bh0), bh1 = bh0 + 1;
+    while (bh1 < p.BH && used + head_floats(bh1) <= budget_floats) used += head_floats(bh1++);
+    most = std::max(most, used);
+    bh0 = bh1;
+  }
+  Tensor buffer = Tensor::empty({most});
   for (int64_t bh0 = 0; bh0 < p.BH;) {
-    int64_t bh1 = bh0 + 1;
-    while (bh1 < p.BH && sel.pairs_before(bh1 + 1) - sel.pairs_before(bh0) <= max_pairs) ++bh1;
-    backward_single_pass_group(p, k, bh0, bh1, q, key, dout, packed_k.data<float>(), packed_v.data<float>(),
-                               row_max, inv_z, delta, shares_t.data<float>(), dq, dk, dv);
+    int64_t used = head_floats(bh0), bh1 = bh0 + 1;
+    while (bh1 < p.BH && used + head_floats(bh1) <= budget_floats) used += head_floats(bh1++);
+    if (by_parts)
+      backward_by_parts(p, k, x, bh0, bh1, buffer.data<float>(), dq);
+    else
+      backward_by_shares(p, k, x, bh0, bh1, buffer.data<float>(), dq);
     bh0 = bh1;
   }
 }
@@ -265,10 +334,14 @@ void block_attention_backward(const BlockAttentionProblem& p, const BlockKernels
                               const float* key, const float* v, const float* dout, const float* row_max,
                               const float* inv_z, const float* delta, float* dq, float* dk, float* dv,
                               int64_t share_budget) {
-  const int64_t max_pairs = share_budget / (p.block * p.d * static_cast<int64_t>(sizeof(float)));
   engine::count_flops(5 * tile_product_flops(p));  // scores, dP, dV, dK, dQ
-  if (largest_head_pairs(*p.selection, p.BH) <= max_pairs)
-    backward_single_pass(p, k, max_pairs, q, key, v, dout, row_max, inv_z, delta, dq, dk, dv);
+  const int64_t budget_floats = share_budget / static_cast<int64_t>(sizeof(float));
+  const int64_t head_shares = largest_head_pairs(*p.selection, p.BH) * p.block * p.d;
+  const int64_t head_parts = key_groups(p) * p.N * p.d;
+  const int64_t head_floats = std::min(head_shares, head_parts);
+  if (head_floats <= budget_floats)
+    backward_single_pass(p, k, budget_floats, head_parts < head_shares, q, key, v, dout, row_max, inv_z, delta, dq,
+                         dk, dv);
   else
     backward_two_passes(p, k, q, key, v, dout, row_max, inv_z, delta, dq, dk, dv);
 }

@@ -36,9 +36,10 @@ struct BlockStart {  // per (batch-head, query block): m0, l0 (BH * nb) and o0 (
 };
 
 // Fused float32 path. Backward ACCUMULATES into dq, dk, dv; delta = attention_row_dots(out, dout).
-// Backward runs in one pass over key blocks, batch-heads grouped so that their per-pair dQ
-// shares fit `share_budget` bytes; when one batch-head's do not, in two passes (dQ by query
-// blocks, then dK and dV by key blocks). Tests shrink the budget to reach every path.
+// Backward runs in one pass over key blocks, batch-heads grouped so that their dQ buffers fit
+// `share_budget` bytes (per-pair shares for sparse selections, per-key-group parts of N x d
+// for dense ones, whichever is smaller); when one batch-head's do not, in two passes (dQ by
+// query blocks, then dK and dV by key blocks). Tests shrink the budget to reach every path.
 constexpr int64_t kDefaultShareBudget = int64_t{256} << 20;
 void block_attention_forward(const BlockAttentionProblem& p, const BlockKernels& k, const float* q,
                              const float* key, const float* v, const BlockStart<float>* start, float* out,

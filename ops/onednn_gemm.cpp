@@ -179,7 +179,9 @@ void onednn_sgemm(const GemmShape& s, const float* A, const float* B, float* C, 
                 "gemm: negative dimension in batch " << s.batch << " M " << s.M << " N " << s.N
                                                      << " K " << s.K);
   if (s.batch == 0 || s.M == 0 || s.N == 0) return;
-  if (s.K == 0) {  // oneDNN rejects empty reductions; the product is zero
+  // oneDNN rejects empty reductions (the product is zero), and runs K = 1 (an outer product:
+  // a Linear head's input gradient) 4x slower than this plain loop.
+  if (s.K <= 1) {
     gemm_plain<float>(s, A, B, C, accumulate, bias);
     return;
   }

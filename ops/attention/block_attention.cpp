@@ -44,9 +44,11 @@ Tensor pack_tiles(const BlockAttentionProblem& p, const float* x) {
       const Block b = block_range(p, tile % nb);
       const float* src = x + (bh * p.N + b.first) * d;
       float* out = dst + tile * d * kTile;
-      std::memset(out, 0, static_cast<size_t>(d * kTile) * sizeof(float));
-      for (int64_t c = 0; c < b.size; ++c)
-        for (int64_t t = 0; t < d; ++t) out[t * kTile + c] = src[c * d + t];
+      // Row by row of the tile (contiguous stores); zeros only past a short last block.
+      for (int64_t t = 0; t < d; ++t) {
+        for (int64_t c = 0; c < b.size; ++c) out[t * kTile + c] = src[c * d + t];
+        for (int64_t c = b.size; c < kTile; ++c) out[t * kTile + c] = 0.f;
+      }
     }
   });
   return packed;

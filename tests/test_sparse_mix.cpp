@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include "engine/cpu.h"
@@ -292,28 +293,44 @@ TEST(FactorMlp, Gradcheck) {
   EXPECT_TRUE(r.ok) << r.report;
 }
 
-TEST(FactorMlp, EqualsTheComposedLayersOverSeveralChunks) {
-  engine::Rng rng(8);
-  // 20000 rows make 64 chunks of 313 (the last one partial), each its own gradient group.
-  const int64_t R = 20000, D = 7, M = 4, H = 16, L = 9;
-  Tensor x0 = Tensor::randn({R, D}, rng), w10 = Tensor::randn({M * H, D}, rng, DType::f32, 0.3),
-         b10 = Tensor::randn({M * H}, rng), w20 = Tensor::randn({M, L, H}, rng, DType::f32, 0.3),
-         b20 = Tensor::randn({M, L}, rng), r = Tensor::randn({M, R, L}, rng);
+// The fused op and the same function composed of separate ops, each on copies of the inputs
+// and backward from r: equal outputs and gradients (float32 tolerances).
+using MlpOf = std::function<Tensor(const std::vector<Tensor>&)>;
+void expect_fused_equals_composed(const std::vector<Tensor>& inputs, const Tensor& r, const MlpOf& fused,
+                                  const MlpOf& composed) {
   std::vector<std::vector<Tensor>> grads;
   std::vector<Tensor> outs;
-  for (bool fused : {true, false}) {
-    std::vector<Tensor> in{x0.clone(), w10.clone(), b10.clone(), w20.clone(), b20.clone()};
-    for (Tensor& t : in) t.set_requires_grad();
-    Tensor out = fused ? ops::factor_mlp(in[0], in[1], in[2], in[3], in[4])
-                       : ops::grouped_linear(ops::gelu(ops::linear(in[0], in[1], in[2])), in[3], in[4]);
+  for (const MlpOf* run : {&fused, &composed}) {
+    std::vector<Tensor> in;
+    for (const Tensor& t : inputs) {
+      in.push_back(t.clone());
+      in.back().set_requires_grad();
+    }
+    Tensor out = (*run)(in);
+    ASSERT_EQ(out.shape(), r.shape());
     engine::backward(out, r);
     outs.push_back(out.detach());
     grads.emplace_back();
     for (Tensor& t : in) grads.back().push_back(t.grad());
   }
   EXPECT_TRUE(testing_util::all_close(outs[0], outs[1], 1e-5, 1e-5));
-  for (size_t i = 0; i < 5; ++i)
+  for (size_t i = 0; i < inputs.size(); ++i)
     EXPECT_TRUE(testing_util::all_close(grads[0][i], grads[1][i], 2e-3, 1e-4)) << "gradient " << i;
+}
+
+TEST(FactorMlp, EqualsTheComposedLayersOverSeveralChunks) {
+  engine::Rng rng(8);
+  // 20000 rows make 64 chunks of 313 (the last one partial), each its own gradient group.
+  const int64_t R = 20000, D = 7, M = 4, H = 16, L = 9;
+  const std::vector<Tensor> inputs{Tensor::randn({R, D}, rng), Tensor::randn({M * H, D}, rng, DType::f32, 0.3),
+                                   Tensor::randn({M * H}, rng), Tensor::randn({M, L, H}, rng, DType::f32, 0.3),
+                                   Tensor::randn({M, L}, rng)};
+  expect_fused_equals_composed(
+      inputs, Tensor::randn({M, R, L}, rng),
+      [](const std::vector<Tensor>& in) { return ops::factor_mlp(in[0], in[1], in[2], in[3], in[4]); },
+      [](const std::vector<Tensor>& in) {
+        return ops::grouped_linear(ops::gelu(ops::linear(in[0], in[1], in[2])), in[3], in[4]);
+      });
 }
 
 TEST(GeluMlp, Gradcheck) {
@@ -331,25 +348,15 @@ TEST(GeluMlp, Gradcheck) {
 TEST(GeluMlp, EqualsLinearGeluLinear) {
   engine::Rng rng(18);
   const int64_t B = 3, N = 1001, D = 13, H = 33, L = 37;
-  const Tensor x0 = Tensor::randn({B, N, D}, rng), w10 = Tensor::randn({H, D}, rng, DType::f32, 0.3),
-               b10 = Tensor::randn({H}, rng), w20 = Tensor::randn({L, H}, rng, DType::f32, 0.3),
-               b20 = Tensor::randn({L}, rng), r = Tensor::randn({B, N, L}, rng);
-  std::vector<std::vector<Tensor>> grads;
-  std::vector<Tensor> outs;
-  for (bool fused : {true, false}) {
-    std::vector<Tensor> in{x0.clone(), w10.clone(), b10.clone(), w20.clone(), b20.clone()};
-    for (Tensor& t : in) t.set_requires_grad();
-    Tensor out = fused ? ops::gelu_mlp(in[0], in[1], in[2], in[3], in[4])
-                       : ops::linear(ops::gelu(ops::linear(in[0], in[1], in[2])), in[3], in[4]);
-    ASSERT_EQ(out.shape(), r.shape());
-    engine::backward(out, r);
-    outs.push_back(out.detach());
-    grads.emplace_back();
-    for (Tensor& t : in) grads.back().push_back(t.grad());
-  }
-  EXPECT_TRUE(testing_util::all_close(outs[0], outs[1], 1e-5, 1e-5));
-  for (size_t i = 0; i < 5; ++i)
-    EXPECT_TRUE(testing_util::all_close(grads[0][i], grads[1][i], 2e-3, 1e-4)) << "gradient " << i;
+  const std::vector<Tensor> inputs{Tensor::randn({B, N, D}, rng), Tensor::randn({H, D}, rng, DType::f32, 0.3),
+                                   Tensor::randn({H}, rng), Tensor::randn({L, H}, rng, DType::f32, 0.3),
+                                   Tensor::randn({L}, rng)};
+  expect_fused_equals_composed(
+      inputs, Tensor::randn({B, N, L}, rng),
+      [](const std::vector<Tensor>& in) { return ops::gelu_mlp(in[0], in[1], in[2], in[3], in[4]); },
+      [](const std::vector<Tensor>& in) {
+        return ops::linear(ops::gelu(ops::linear(in[0], in[1], in[2])), in[3], in[4]);
+      });
 }
 
 TEST(GeluMlp, MismatchedShapesAreNamed) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "engine/cpu.h"
 #include "engine/flop_counter.h"
@@ -251,22 +253,22 @@ void backward_single_pass(const BlockAttentionProblem& p, const BlockKernels& k,
   auto head_floats = [&](int64_t bh) {
     return by_parts ? head_parts : (sel.pairs_before(bh + 1) - sel.pairs_before(bh)) * share;
   };
-  int64_t most = 0;
-  for (int64_t bh0 = 0; bh0 < p.BH;) {  // the largest round, to size the buffer once
+  // Rounds [first, end) of batch-heads, each as many as fit the budget (at least one).
+  std::vector<std::pair<int64_t, int64_t>> rounds;
+  int64_t most = 0;  // the largest round's buffer, allocated once
+  for (int64_t bh0 = 0; bh0 < p.BH;) {
     int64_t used = head_floats(bh0), bh1 = bh0 + 1;
     while (bh1 < p.BH && used + head_floats(bh1) <= budget_floats) used += head_floats(bh1++);
+    rounds.emplace_back(bh0, bh1);
     most = std::max(most, used);
     bh0 = bh1;
   }
   Tensor buffer = Tensor::empty({most});
-  for (int64_t bh0 = 0; bh0 < p.BH;) {
-    int64_t used = head_floats(bh0), bh1 = bh0 + 1;
-    while (bh1 < p.BH && used + head_floats(bh1) <= budget_floats) used += head_floats(bh1++);
+  for (const auto& [bh0, bh1] : rounds) {
     if (by_parts)
       backward_by_parts(p, k, x, bh0, bh1, buffer.data<float>(), dq);
     else
       backward_by_shares(p, k, x, bh0, bh1, buffer.data<float>(), dq);
-    bh0 = bh1;
   }
 }
 

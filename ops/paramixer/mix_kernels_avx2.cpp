@@ -113,25 +113,24 @@ void link_dhidden(const LinkDims& d, const float* dout, const float* w2, const f
   });
 }
 
-// w2[m] (L, H) transposed into wt (H, L), so that a link head's L outputs are one weighted
-// row: out[r] = b2[m] + sum_c h[r, c] * wt[c].
-void transpose_link_weights(const LinkDims& d, const float* w2, int64_t m, std::vector<float>& wt) {
-  wt.resize(d.H * d.L);
-  for (int64_t l = 0; l < d.L; ++l)
-    for (int64_t c = 0; c < d.H; ++c) wt[c * d.L + l] = w2[(m * d.L + l) * d.H + c];
-}
-
+// Every factor's w2[m] (L, H) transposed into wt (M, H, L) once per call, so that a link
+// head's L outputs are one weighted row: out[r] = b2[m] + sum_c h[r, c] * wt[m, c].
 void link_values(const LinkDims& d, const float* h, const float* w2, const float* b2, float* out) {
   const int64_t MH = d.M * d.H;
+  thread_local std::vector<float> wt;  // grows once, reused by every later call
+  wt.resize(d.M * d.H * d.L);
+  for (int64_t m = 0; m < d.M; ++m)
+    for (int64_t l = 0; l < d.L; ++l)
+      for (int64_t c = 0; c < d.H; ++c) wt[(m * d.H + c) * d.L + l] = w2[(m * d.L + l) * d.H + c];
+  const float* wt_data = wt.data();
   engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
-    thread_local std::vector<float> wt;  // grows once, reused by every later call
     for (int64_t m = 0; m < d.M; ++m) {
-      transpose_link_weights(d, w2, m, wt);
+      const float* wm = wt_data + m * d.H * d.L;
       for (int64_t r = r0; r < r1; ++r) {
         const float* hr = h + r * MH + m * d.H;
         weighted_row(
-            d.H, d.L, [&](int64_t c) { return hr[c]; }, [&](int64_t c) { return wt.data() + c * d.L; },
-            b2 + m * d.L, out + m * d.factor_stride + r * d.L, false);
+            d.H, d.L, [&](int64_t c) { return hr[c]; }, [&](int64_t c) { return wm + c * d.L; }, b2 + m * d.L,
+            out + m * d.factor_stride + r * d.L, false);
       }
     }
   });

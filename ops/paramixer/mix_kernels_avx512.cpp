@@ -35,7 +35,7 @@ inline void weighted_rows_block(int64_t K, int64_t D, int64_t c0, const Job& job
     }
   }
   for (int64_t k = 0; k < K; ++k) {
-#pragma GCC unroll 8
+#pragma GCC unroll 4
     for (int q = 0; q < RR; ++q) {
       const __m512 wk = _mm512_set1_ps(job.coef(r + q, k));
       const float* src = job.row(r + q, k) + c0;

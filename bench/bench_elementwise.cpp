@@ -1,6 +1,8 @@
-// Elementwise add with a broadcast bias, float32: every ISA variant of the binary kernel family
-// through the op layer (LONGMIX_ISA picks it), and the raw kernels one by one. Counter: GB/s
-// (two reads and a write per element).
+// Elementwise kernels, float32. Add with a broadcast bias: every ISA variant of the binary
+// kernel family through the op layer (LONGMIX_ISA picks it), and the raw kernels one by one;
+// counter GB/s (two reads and a write per element). GELU: each variant's forward and
+// value-and-derivative on one factor-MLP chunk's hidden layer (cache-resident, so the counter,
+// elements per second, measures the arithmetic).
 #include <benchmark/benchmark.h>
 
 #include <vector>
@@ -10,6 +12,7 @@
 #include "engine/tape.h"
 #include "engine/threads.h"
 #include "ops/binary_kernels.h"
+#include "ops/gelu_kernels.h"
 #include "ops/elementwise.h"
 
 namespace {
@@ -49,5 +52,33 @@ void BM_BinaryKernel(benchmark::State& state, ops::BinaryKernels (*factory)(), e
 BENCHMARK_CAPTURE(BM_BinaryKernel, ref, ops::binary_kernels_ref, engine::Isa::ref)->Arg(4099)->UseRealTime();
 BENCHMARK_CAPTURE(BM_BinaryKernel, avx2, ops::binary_kernels_avx2, engine::Isa::avx2)->Arg(4099)->UseRealTime();
 BENCHMARK_CAPTURE(BM_BinaryKernel, avx512, ops::binary_kernels_avx512, engine::Isa::avx512)->Arg(4099)->UseRealTime();
+
+void BM_GeluKernel(benchmark::State& state, ops::GeluKernels (*factory)(), engine::Isa isa) {
+  if (!engine::cpu_supports(isa)) {
+    state.SkipWithError("CPU lacks this ISA");
+    return;
+  }
+  const ops::GeluKernels k = factory();
+  const int64_t n = state.range(0);
+  const bool with_derivative = state.range(1) != 0;
+  std::vector<float> x(n), y(n), dydx(n);
+  for (int64_t i = 0; i < n; ++i) x[i] = -4.f + 8.f * static_cast<float>(i % 1009) / 1009.f;
+  for (auto _ : state) {
+    if (with_derivative)
+      k.value_and_derivative(n, x.data(), y.data(), dydx.data());
+    else
+      k.forward(n, x.data(), y.data());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(dydx.data());
+  }
+  state.counters["elements/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+// 307 x 320: the rows x M*H of one factor-MLP chunk at N = 1024 (D = H = 32, 10 factors).
+BENCHMARK_CAPTURE(BM_GeluKernel, ref, ops::gelu_kernels_ref, engine::Isa::ref)
+    ->ArgNames({"n", "derivative"})->ArgsProduct({{307 * 320}, {0, 1}})->UseRealTime();
+BENCHMARK_CAPTURE(BM_GeluKernel, avx2, ops::gelu_kernels_avx2, engine::Isa::avx2)
+    ->ArgNames({"n", "derivative"})->ArgsProduct({{307 * 320}, {0, 1}})->UseRealTime();
+BENCHMARK_CAPTURE(BM_GeluKernel, avx512, ops::gelu_kernels_avx512, engine::Isa::avx512)
+    ->ArgNames({"n", "derivative"})->ArgsProduct({{307 * 320}, {0, 1}})->UseRealTime();
 
 }  // namespace

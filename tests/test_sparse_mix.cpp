@@ -214,9 +214,17 @@ TEST_P(MixKernelVariants, MatchReferenceOnOddSizes) {
   if (!engine::cpu_supports(p.isa)) GTEST_SKIP() << "CPU lacks " << p.name;
   const ops::MixKernels ref = ops::mix_kernels_ref(), simd = p.factory();
   engine::Rng rng(4);
-  for (int64_t N : {5, 37, 100})
-    for (int64_t D : {1, 7, 8, 15, 16, 17, 32, 33, 48, 64, 65, 100})
-      for (const auto& signed_offsets : {ops::chord_offsets(N), ops::cdil_offsets(N, 1)}) {
+  // N = 16: exactly one vector of rows; 20 links with repeats: more links than one vector
+  // holds (the AVX-512 dW kernel sums 16 links' dot products per transpose tree); D = 257:
+  // more than four vectors of columns.
+  auto twenty_links = [](int64_t N) {
+    std::vector<int64_t> o;
+    for (int64_t k = 0; k < 20; ++k) o.push_back((k * 7) % N);
+    return o;
+  };
+  for (int64_t N : {5, 16, 37, 100})
+    for (int64_t D : {1, 7, 8, 15, 16, 17, 32, 33, 48, 64, 65, 100, 257})
+      for (const auto& signed_offsets : {ops::chord_offsets(N), ops::cdil_offsets(N, 1), twenty_links(N)}) {
         std::vector<int64_t> offsets;
         for (int64_t o : signed_offsets) offsets.push_back(((o % N) + N) % N);
         const ops::MixDims d{2, N, static_cast<int64_t>(offsets.size()), D};

@@ -5,6 +5,7 @@
 #include "engine/rng.h"
 #include "engine/tape.h"
 #include "engine/threads.h"
+#include "ops/gemm.h"
 #include "ops/matmul.h"
 
 namespace {
@@ -29,6 +30,35 @@ BENCHMARK(BM_Matmul)
     ->ArgsProduct({{512}, {512}, {512}, {1, 2}})
     ->ArgsProduct({{32768}, {32}, {32}, {1, 2}})
     ->ArgsProduct({{32768}, {32}, {128}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// Batched products on raw buffers through ops::gemm: MRA-2's low resolution at N = 16384
+// (16 batch-heads, nb = 512 blocks, d = 32): the block logits Q^ K^T (512 x 512, K = 32), and
+// its backward's dS K^ (512 x 32, K = 512) and dS^T Q^ (the same with A transposed).
+void BM_BatchedGemm(benchmark::State& state) {
+  ops::GemmShape s;
+  s.batch = state.range(0);
+  s.M = state.range(1);
+  s.N = state.range(2);
+  s.K = state.range(3);
+  s.trans_a = state.range(4) == 1;
+  s.trans_b = state.range(4) == 2;
+  engine::set_num_threads(static_cast<int>(state.range(5)));
+  engine::Rng rng(1);
+  const Tensor a = Tensor::randn({s.batch, s.M * s.K}, rng), b = Tensor::randn({s.batch, s.K * s.N}, rng);
+  Tensor c = Tensor::zeros({s.batch, s.M * s.N});
+  for (auto _ : state) {
+    ops::gemm<float>(s, a.data<float>(), b.data<float>(), c.data<float>(), false);
+    benchmark::DoNotOptimize(c.data<float>());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * s.batch * s.M * s.N * s.K * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_BatchedGemm)
+    ->ArgNames({"batch", "M", "N", "K", "trans", "threads"})  // trans: 1 = A transposed, 2 = B
+    ->ArgsProduct({{16}, {512}, {512}, {32}, {2}, {1, 2}})
+    ->ArgsProduct({{16}, {512}, {32}, {512}, {0, 1}, {1, 2}})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 

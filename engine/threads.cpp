@@ -9,6 +9,7 @@
 
 #include "engine/check.h"
 #include "engine/cpu.h"
+#include "engine/denormals.h"
 
 namespace engine {
 
@@ -39,6 +40,7 @@ void set_num_threads(int n) {
   const bool bound = cores < static_cast<int>(std::thread::hardware_concurrency());
   omp_set_num_threads(n >= 1 ? n : default_num_threads(std::getenv("OMP_NUM_THREADS"), bound ? 1 : local_ranks, cores));
   omp_set_max_active_levels(1);  // nested parallel regions never multiply threads
+  flush_denormals();             // on the team of the new size
 }
 
 int num_threads() { return omp_get_max_threads(); }

@@ -3,9 +3,11 @@
 
 #include "engine/allocator.h"
 #include "engine/cpu.h"
+#include "engine/denormals.h"
 #include "engine/rng.h"
 #include "engine/tape.h"
 #include "engine/tensor.h"
+#include "engine/threads.h"
 #include "ops/activations.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
@@ -187,6 +189,22 @@ TEST(Tensor, BlockViewSharesStorageAtAnOffset) {
   EXPECT_EQ(t.at_flat(3), 9);
   EXPECT_EQ(row.reshape_view({1, 2}).at_flat(0), 2);  // views of views keep the offset
   EXPECT_THROW(t.block_view(5, {2}), engine::Error);
+}
+
+// Subnormals are flushed (results) and read as zero (inputs) on the main thread and on every
+// worker of the team, so that no kernel slows down on them, on whichever thread.
+TEST(Denormals, FlushedOnEveryThread) {
+  engine::set_num_threads(2);
+  int flushed = 0, threads = 0;
+#pragma omp parallel reduction(+ : flushed, threads)
+  {
+    volatile float tiny = 1e-38f, subnormal = 5e-39f;
+    const float half = tiny * 0.5f, read = subnormal * 1.f;  // 5e-39 is below the smallest normal
+    flushed += engine::denormals_flushed() && half == 0.f && read == 0.f;
+    threads += 1;
+  }
+  EXPECT_EQ(threads, 2);
+  EXPECT_EQ(flushed, threads);
 }
 
 }  // namespace

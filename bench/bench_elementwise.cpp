@@ -12,8 +12,8 @@
 #include "engine/tape.h"
 #include "engine/threads.h"
 #include "ops/binary_kernels.h"
-#include "ops/gelu_kernels.h"
 #include "ops/elementwise.h"
+#include "ops/gelu_kernels.h"
 
 namespace {
 

@@ -214,9 +214,9 @@ TEST_P(MixKernelVariants, MatchReferenceOnOddSizes) {
   if (!engine::cpu_supports(p.isa)) GTEST_SKIP() << "CPU lacks " << p.name;
   const ops::MixKernels ref = ops::mix_kernels_ref(), simd = p.factory();
   engine::Rng rng(4);
-  // N = 16: exactly one vector of rows; 20 links with repeats: more links than one vector
-  // holds (the AVX-512 dW kernel sums 16 links' dot products per transpose tree); D = 257:
-  // more than four vectors of columns.
+  // N = 16: a length equal to one AVX-512 vector; 20 links with repeats: more links than one
+  // reduction tree takes (the AVX-512 dW kernel sums 16 links' dot products per tree);
+  // D = 257: more than four vectors of columns (several column passes).
   auto twenty_links = [](int64_t N) {
     std::vector<int64_t> o;
     for (int64_t k = 0; k < 20; ++k) o.push_back((k * 7) % N);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "engine/cpu.h"
@@ -222,43 +223,48 @@ TEST_P(MixKernelVariants, MatchReferenceOnOddSizes) {
     for (int64_t k = 0; k < 20; ++k) o.push_back((k * 7) % N);
     return o;
   };
+  // The last sizes hold more than 256 KB per batch element: the AVX-512 kernels' prefetching
+  // gathers (full-width rows at D = 32 and 64, the general path at D = 33).
+  std::vector<std::pair<int64_t, int64_t>> sizes;
   for (int64_t N : {5, 16, 37, 100})
-    for (int64_t D : {1, 7, 8, 15, 16, 17, 32, 33, 48, 64, 65, 100, 257})
-      for (const auto& signed_offsets : {ops::chord_offsets(N), ops::cdil_offsets(N, 1), twenty_links(N)}) {
-        std::vector<int64_t> offsets;
-        for (int64_t o : signed_offsets) offsets.push_back(((o % N) + N) % N);
-        const ops::MixDims d{2, N, static_cast<int64_t>(offsets.size()), D};
-        const auto w = random_floats(d.B * N * d.L, rng), v = random_floats(d.B * N * D, rng);
-        const auto dout = random_floats(d.B * N * D, rng);
-        for (bool residual : {false, true}) {
-        const std::string what = std::string(p.name) + " N " + std::to_string(N) + " D " +
-                                 std::to_string(D) + (residual ? " residual" : "");
-        // Guard element past the end catches a masked tail that writes too far.
-        std::vector<float> want(d.B * N * D + 1, 9.f), got = want;
-        ref.forward(d, offsets.data(), w.data(), v.data(), residual, want.data());
-        simd.forward(d, offsets.data(), w.data(), v.data(), residual, got.data());
-        expect_near_vectors(got, want, "forward " + what);
-        // Accumulating into 0.5 / 0.25, and overwriting a buffer of NaN (a fresh gradient)
-        // whose guard element must stay 0.5 / 0.25.
-        for (bool accumulate : {true, false}) {
-          const std::string how = what + (accumulate ? " accumulating" : " overwriting");
-          std::vector<float> dw_want(d.B * N * d.L + 1, 0.5f), dw_got = dw_want;
-          if (!accumulate) std::fill(dw_got.begin(), dw_got.end() - 1, std::nanf(""));
-          ref.backward_w(d, offsets.data(), dout.data(), v.data(), true, dw_want.data());
-          simd.backward_w(d, offsets.data(), dout.data(), v.data(), accumulate, dw_got.data());
-          if (!accumulate)
-            for (size_t i = 0; i + 1 < dw_want.size(); ++i) dw_want[i] -= 0.5f;
-          expect_near_vectors(dw_got, dw_want, "backward_w " + how);
-          std::vector<float> dv_want(d.B * N * D + 1, 0.25f), dv_got = dv_want;
-          if (!accumulate) std::fill(dv_got.begin(), dv_got.end() - 1, std::nanf(""));
-          ref.backward_v(d, offsets.data(), dout.data(), w.data(), residual, true, dv_want.data());
-          simd.backward_v(d, offsets.data(), dout.data(), w.data(), residual, accumulate, dv_got.data());
-          if (!accumulate)
-            for (size_t i = 0; i + 1 < dv_want.size(); ++i) dv_want[i] -= 0.25f;
-          expect_near_vectors(dv_got, dv_want, "backward_v " + how);
-        }
-        }
+    for (int64_t D : {1, 7, 8, 15, 16, 17, 32, 33, 48, 64, 65, 100, 257}) sizes.emplace_back(N, D);
+  for (auto large : {std::pair<int64_t, int64_t>{2053, 32}, {2053, 33}, {1100, 64}}) sizes.push_back(large);
+  for (const auto& [N, D] : sizes)
+    for (const auto& signed_offsets : {ops::chord_offsets(N), ops::cdil_offsets(N, 1), twenty_links(N)}) {
+      std::vector<int64_t> offsets;
+      for (int64_t o : signed_offsets) offsets.push_back(((o % N) + N) % N);
+      const ops::MixDims d{2, N, static_cast<int64_t>(offsets.size()), D};
+      const auto w = random_floats(d.B * N * d.L, rng), v = random_floats(d.B * N * D, rng);
+      const auto dout = random_floats(d.B * N * D, rng);
+      for (bool residual : {false, true}) {
+      const std::string what = std::string(p.name) + " N " + std::to_string(N) + " D " +
+                               std::to_string(D) + (residual ? " residual" : "");
+      // Guard element past the end catches a masked tail that writes too far.
+      std::vector<float> want(d.B * N * D + 1, 9.f), got = want;
+      ref.forward(d, offsets.data(), w.data(), v.data(), residual, want.data());
+      simd.forward(d, offsets.data(), w.data(), v.data(), residual, got.data());
+      expect_near_vectors(got, want, "forward " + what);
+      // Accumulating into 0.5 / 0.25, and overwriting a buffer of NaN (a fresh gradient)
+      // whose guard element must stay 0.5 / 0.25.
+      for (bool accumulate : {true, false}) {
+        const std::string how = what + (accumulate ? " accumulating" : " overwriting");
+        std::vector<float> dw_want(d.B * N * d.L + 1, 0.5f), dw_got = dw_want;
+        if (!accumulate) std::fill(dw_got.begin(), dw_got.end() - 1, std::nanf(""));
+        ref.backward_w(d, offsets.data(), dout.data(), v.data(), true, dw_want.data());
+        simd.backward_w(d, offsets.data(), dout.data(), v.data(), accumulate, dw_got.data());
+        if (!accumulate)
+          for (size_t i = 0; i + 1 < dw_want.size(); ++i) dw_want[i] -= 0.5f;
+        expect_near_vectors(dw_got, dw_want, "backward_w " + how);
+        std::vector<float> dv_want(d.B * N * D + 1, 0.25f), dv_got = dv_want;
+        if (!accumulate) std::fill(dv_got.begin(), dv_got.end() - 1, std::nanf(""));
+        ref.backward_v(d, offsets.data(), dout.data(), w.data(), residual, true, dv_want.data());
+        simd.backward_v(d, offsets.data(), dout.data(), w.data(), residual, accumulate, dv_got.data());
+        if (!accumulate)
+          for (size_t i = 0; i + 1 < dv_want.size(); ++i) dv_want[i] -= 0.25f;
+        expect_near_vectors(dv_got, dv_want, "backward_v " + how);
       }
+      }
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, MixKernelVariants,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <utility>
 #include <vector>
@@ -229,6 +230,7 @@ TEST_P(MixKernelVariants, MatchReferenceOnOddSizes) {
   for (int64_t N : {5, 16, 37, 100})
     for (int64_t D : {1, 7, 8, 15, 16, 17, 32, 33, 48, 64, 65, 100, 257}) sizes.emplace_back(N, D);
   for (auto large : {std::pair<int64_t, int64_t>{2053, 32}, {2053, 33}, {1100, 64}}) sizes.push_back(large);
+  int fused_cases = 0;
   for (const auto& [N, D] : sizes)
     for (const auto& signed_offsets : {ops::chord_offsets(N), ops::cdil_offsets(N, 1), twenty_links(N)}) {
       std::vector<int64_t> offsets;
@@ -262,9 +264,29 @@ TEST_P(MixKernelVariants, MatchReferenceOnOddSizes) {
         if (!accumulate)
           for (size_t i = 0; i + 1 < dv_want.size(); ++i) dv_want[i] -= 0.25f;
         expect_near_vectors(dv_got, dv_want, "backward_v " + how);
+        // The fused pass, where the variant has one for these dims: the two kernels' bits.
+        if (simd.backward_wv) {
+          std::vector<float> dw_fused(dw_want.size(), 0.5f), dv_fused(dv_want.size(), 0.25f);
+          if (!accumulate) {
+            std::fill(dw_fused.begin(), dw_fused.end() - 1, std::nanf(""));
+            std::fill(dv_fused.begin(), dv_fused.end() - 1, std::nanf(""));
+          }
+          if (simd.backward_wv(d, offsets.data(), dout.data(), v.data(), w.data(), residual, accumulate,
+                               dw_fused.data(), accumulate, dv_fused.data())) {
+            ++fused_cases;
+            ASSERT_EQ(0, std::memcmp(dw_fused.data(), dw_got.data(), dw_got.size() * sizeof(float)))
+                << "backward_wv dW " << how;
+            ASSERT_EQ(0, std::memcmp(dv_fused.data(), dv_got.data(), dv_got.size() * sizeof(float)))
+                << "backward_wv dV " << how;
+          }
+        }
       }
       }
     }
+  // Full-width rows (D = 16 .. 64) with at most 16 links are fused; the test must reach them.
+  if (simd.backward_wv) {
+    EXPECT_GT(fused_cases, 0) << p.name;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, MixKernelVariants,

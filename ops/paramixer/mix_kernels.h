@@ -24,8 +24,17 @@ struct MixKernels {
   // dv[b,j,:] [+]= [dout[b,j,:]] + sum_k w[b,s,k] * dout[b,s,:],  s = (j - o_k) mod N  (a gather)
   void (*backward_v)(const MixDims& d, const int64_t* offsets, const float* dout, const float* w,
                      bool residual, bool accumulate, float* dv);
+  // backward_w and backward_v in one pass, with the same bits, for the dims the variant fuses
+  // (returns false, having done nothing, for others); nullptr in variants without one.
+  bool (*backward_wv)(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, const float* w,
+                      bool residual, bool dw_accumulate, float* dw, bool dv_accumulate, float* dv);
   const char* name;
 };
+
+// dW and dV of one product: the variant's fused pass when it has one for d, else its two kernels.
+void mix_backward_both(const MixKernels& k, const MixDims& d, const int64_t* offsets, const float* dout,
+                       const float* v, const float* w, bool residual, bool dw_accumulate, float* dw,
+                       bool dv_accumulate, float* dv);
 
 // The second layers of the M factor MLPs (the "link heads"), on n rows of the shared hidden
 // layer h (n, M*H); dout and out hold factor m's rows at m * factor_stride:

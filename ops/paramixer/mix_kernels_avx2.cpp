@@ -158,6 +158,6 @@ void link_weight_grad(const LinkDims& d, const float* dout, const float* h, floa
 
 LinkKernels link_kernels_avx2() { return {link_values, link_dhidden, link_weight_grad, "avx2"}; }
 
-MixKernels mix_kernels_avx2() { return {forward, backward_w, backward_v, "avx2"}; }
+MixKernels mix_kernels_avx2() { return {forward, backward_w, backward_v, nullptr, "avx2"}; }
 
 }  // namespace ops

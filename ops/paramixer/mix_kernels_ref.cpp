@@ -118,7 +118,7 @@ void link_weight_grad_ref(const LinkDims& d, const float* dout, const float* h, 
 LinkKernels link_kernels_ref() { return {link_values_ref, link_dhidden_ref, link_weight_grad_ref, "ref"}; }
 
 MixKernels mix_kernels_ref() {
-  return {mix_forward_ref<float>, mix_backward_w_ref<float>, mix_backward_v_ref<float>, "ref"};
+  return {mix_forward_ref<float>, mix_backward_w_ref<float>, mix_backward_v_ref<float>, nullptr, "ref"};
 }
 
 }  // namespace ops

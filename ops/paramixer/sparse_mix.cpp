@@ -51,9 +51,12 @@ Tensor mix_op(const Tensor& w, int64_t w_offset, const Tensor& v, const MixDims&
     if (g.needs(1)) dv = g.whole(1);
     if (dout.dtype() == engine::DType::f32) {
       const MixKernels& k = mix_kernels();
-      if (g.needs(0))
+      if (g.needs(0) && g.needs(1))
+        mix_backward_both(k, d, o, dout.data<float>(), v.data<float>(), w.data<float>() + w_offset, residual,
+                          dw.accumulate, dw.grad.data<float>() + w_offset, dv.accumulate, dv.grad.data<float>());
+      else if (g.needs(0))
         k.backward_w(d, o, dout.data<float>(), v.data<float>(), dw.accumulate, dw.grad.data<float>() + w_offset);
-      if (g.needs(1))
+      else if (g.needs(1))
         k.backward_v(d, o, dout.data<float>(), w.data<float>() + w_offset, residual, dv.accumulate,
                      dv.grad.data<float>());
     } else {

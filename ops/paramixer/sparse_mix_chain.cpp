@@ -29,6 +29,16 @@ struct Kernels {
     if constexpr (std::is_same_v<T, float>) mix_kernels().backward_v(d, o, dout, w, true, accumulate, dv);
     else mix_backward_v_ref<T>(d, o, dout, w, true, accumulate, dv);
   }
+  // Both at once (the fused pass where the variant has one): the same bits as the two above.
+  void backward_both(const MixDims& d, const int64_t* o, const T* dout, const T* v, const T* w, bool dw_accumulate,
+                     T* dw, bool dv_accumulate, T* dv) const {
+    if constexpr (std::is_same_v<T, float>) {
+      mix_backward_both(mix_kernels(), d, o, dout, v, w, true, dw_accumulate, dw, dv_accumulate, dv);
+    } else {
+      backward_w(d, o, dout, v, dw_accumulate, dw);
+      backward_v(d, o, dout, w, dv_accumulate, dv);
+    }
+  }
 };
 
 struct Chain {
@@ -104,11 +114,17 @@ void chain_backward(const Chain& c, const T* w, const T* v, const T* kept_states
     for (int64_t m = c.M - 1; m >= 0; --m) {
       const int64_t* o = c.offsets[size_t(m)].data();
       const T* input = m == 0 ? v + c.row_at(b) : states + (m - 1) * stride;
-      if (dw) k.backward_w(c.one(), o, grad, input, dw_target.accumulate, dw + c.w_at(m, b));
-      if (m == 0 && !dv) break;
+      if (m == 0 && !dv) {
+        if (dw) k.backward_w(c.one(), o, grad, input, dw_target.accumulate, dw + c.w_at(m, b));
+        break;
+      }
       T* next = m == 0 ? dv + c.row_at(b) : buffers[m % 2];
       const bool accumulate = m == 0 && dv_target.accumulate;  // the running gradient is overwritten
-      k.backward_v(c.one(), o, grad, w + c.w_at(m, b), accumulate, next);  // identity path included
+      if (dw)  // identity path included in dV
+        k.backward_both(c.one(), o, grad, input, w + c.w_at(m, b), dw_target.accumulate, dw + c.w_at(m, b),
+                        accumulate, next);
+      else
+        k.backward_v(c.one(), o, grad, w + c.w_at(m, b), accumulate, next);
       grad = next;
     }
   });

@@ -141,7 +141,14 @@ Tensor Tensor::block_view(int64_t first, const Shape& new_shape) const {
 
 Tensor Tensor::clone() const {
   Tensor t = empty(shape(), dtype());
-  std::memcpy(t.raw_data(), raw_data(), nbytes());
+  // Large copies in 256 KB pieces over the threads: one core's memcpy does not reach the
+  // memory bandwidth (backward's copy of a 4 MB output gradient was a sixth of the product
+  // workload's time at N = 1024).
+  const int64_t bytes = static_cast<int64_t>(nbytes());
+  auto* dst = static_cast<char*>(t.raw_data());
+  const auto* src = static_cast<const char*>(raw_data());
+  parallel_for(bytes, int64_t{256} << 10,
+               [&](int64_t b0, int64_t b1) { std::memcpy(dst + b0, src + b0, static_cast<size_t>(b1 - b0)); });
   return t;
 }
 

@@ -1,6 +1,6 @@
 set terminal pngcairo size 800,600 noenhanced
 set output 'bench/results/scaling-mra/length_scaling.png'
-set title "mra: MRA-2 attention (8 blocks per row, block 32), 16 batch-heads, d 32, forward + backward\nIntel(R) Xeon(R) Processor, kernels avx512"
+set title "mra: MRA-2 attention (8 blocks per row, block 32), 16 batch-heads, d 32, forward + backward\nAMD EPYC, kernels avx512"
 set grid
 set logscale x 2
 set logscale y 10
@@ -9,7 +9,7 @@ set xlabel 'sequence length N'
 set ylabel 'seconds per repetition (median)'
 set key top left
 n0 = 1024
-t0 = 0.026547
+t0 = 0.0155607
 nlogn(x) = t0 * x * log(x) / (n0 * log(n0))
 quadratic(x) = t0 * (x / n0)**2
 set xrange [1024:16384]

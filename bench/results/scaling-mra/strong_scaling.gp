@@ -1,6 +1,6 @@
 set terminal pngcairo size 1200,480 noenhanced
 set output 'bench/results/scaling-mra/strong_scaling.png'
-set multiplot layout 1,2 title "mra: MRA-2 attention (8 blocks per row, block 32), 16 batch-heads, d 32, forward + backward\nIntel(R) Xeon(R) Processor, kernels avx512"
+set multiplot layout 1,2 title "mra: MRA-2 attention (8 blocks per row, block 32), 16 batch-heads, d 32, forward + backward\nAMD EPYC, kernels avx512"
 set grid
 set xlabel 'threads'
 set xrange [1:2]

@@ -1,6 +1,6 @@
 set terminal pngcairo size 1200,480 noenhanced
 set output 'bench/results/scaling-product/strong_scaling.png'
-set multiplot layout 1,2 title "product: chord product, B 32, D 32, L 17, forward + backward\nIntel(R) Xeon(R) Processor, kernels avx512"
+set multiplot layout 1,2 title "product: chord product, B 32, D 32, L 17, forward + backward\nAMD EPYC, kernels avx512"
 set grid
 set xlabel 'threads'
 set xrange [1:2]

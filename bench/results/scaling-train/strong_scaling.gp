@@ -1,6 +1,6 @@
 set terminal pngcairo size 1200,480 noenhanced
 set output 'bench/results/scaling-train/strong_scaling.png'
-set multiplot layout 1,2 title "train: paramixer training step on adding, batch 32, Adam (572037 parameters)\nIntel(R) Xeon(R) Processor, kernels avx512"
+set multiplot layout 1,2 title "train: paramixer training step on adding, batch 32, Adam (572037 parameters)\nAMD EPYC, kernels avx512"
 set grid
 set xlabel 'threads'
 set xrange [1:2]

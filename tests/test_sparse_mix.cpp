@@ -283,7 +283,8 @@ TEST_P(MixKernelVariants, MatchReferenceOnOddSizes) {
       }
       }
     }
-  // Full-width rows (D = 16 .. 64) with at most 16 links are fused; the test must reach them.
+  // The fused variants take D = 16, 32, 48, 64 with at most 16 links (AVX-512) and D = 8 .. 32
+  // in steps of 8 (AVX2); the test must reach them.
   if (simd.backward_wv) {
     EXPECT_GT(fused_cases, 0) << p.name;
   }

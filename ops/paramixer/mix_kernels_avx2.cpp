@@ -100,6 +100,58 @@ void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, con
   });
 }
 
+// dW and dV in one pass over the rows j of dV, as in the AVX-512 variant (see there): row j's
+// gathered dY[s_k], s_k = (j - o_k) mod N, also give dW[s_k, k] = < dY[s_k], V[j] >. Rows of
+// D = 8 * NV <= 32; operands and order are backward_w's and backward_v's: the same bits.
+// When a batch element's rows exceed 256 KB, the gathered rows are prefetched 8 rows ahead.
+template <int NV, bool Prefetch>
+void backward_wv_rows(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, const float* w,
+                      bool residual, bool dw_accumulate, float* dw, bool dv_accumulate, float* dv, int64_t r0,
+                      int64_t r1) {
+  constexpr int64_t kAhead = 8;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t first = r / d.N * d.N, j = r - first;
+    __m256 vj[NV], acc[NV];
+    for (int c = 0; c < NV; ++c) {
+      vj[c] = _mm256_loadu_ps(v + r * d.D + 8 * c);
+      acc[c] = dv_accumulate ? _mm256_loadu_ps(dv + r * d.D + 8 * c) : _mm256_setzero_ps();
+      if (residual) acc[c] = _mm256_add_ps(acc[c], _mm256_loadu_ps(dout + r * d.D + 8 * c));
+    }
+    for (int64_t k = 0; k < d.L; ++k) {
+      const int64_t s = first + mix_dst(j, offsets[k], d.N);
+      const float* y = dout + s * d.D;
+      if constexpr (Prefetch) _mm_prefetch(reinterpret_cast<const char*>(y + kAhead * d.D), _MM_HINT_T0);
+      const __m256 wk = _mm256_set1_ps(w[s * d.L + k]);
+      __m256 dot = _mm256_setzero_ps();
+      for (int c = 0; c < NV; ++c) {
+        const __m256 yc = _mm256_loadu_ps(y + 8 * c);
+        acc[c] = _mm256_fmadd_ps(wk, yc, acc[c]);
+        dot = _mm256_fmadd_ps(yc, vj[c], dot);
+      }
+      float& t = dw[s * d.L + k];
+      t = (dw_accumulate ? t : 0.f) + hsum(dot);
+    }
+    for (int c = 0; c < NV; ++c) _mm256_storeu_ps(dv + r * d.D + 8 * c, acc[c]);
+  }
+}
+
+bool backward_wv(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, const float* w,
+                 bool residual, bool dw_accumulate, float* dw, bool dv_accumulate, float* dv) {
+  using Rows = void (*)(const MixDims&, const int64_t*, const float*, const float*, const float*, bool, bool, float*,
+                        bool, float*, int64_t, int64_t);
+  // While a batch element's dW stays in L2 (its scattered writes revisit each line L times).
+  if (d.D % 8 != 0 || d.D > 32 || d.N * d.L * int64_t(sizeof(float)) > 1024 * 1024) return false;
+  static constexpr Rows kRows[2][4] = {
+      {backward_wv_rows<1, false>, backward_wv_rows<2, false>, backward_wv_rows<3, false>, backward_wv_rows<4, false>},
+      {backward_wv_rows<1, true>, backward_wv_rows<2, true>, backward_wv_rows<3, true>, backward_wv_rows<4, true>}};
+  const bool prefetch = d.N * d.D * int64_t(sizeof(float)) > 256 * 1024;
+  const Rows rows = kRows[prefetch][d.D / 8 - 1];
+  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+    rows(d, offsets, dout, v, w, residual, dw_accumulate, dw, dv_accumulate, dv, r0, r1);
+  });
+  return true;
+}
+
 void link_dhidden(const LinkDims& d, const float* dout, const float* w2, const float* scale, float* dh) {
   const int64_t MH = d.M * d.H;
   engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
@@ -158,6 +210,6 @@ void link_weight_grad(const LinkDims& d, const float* dout, const float* h, floa
 
 LinkKernels link_kernels_avx2() { return {link_values, link_dhidden, link_weight_grad, "avx2"}; }
 
-MixKernels mix_kernels_avx2() { return {forward, backward_w, backward_v, nullptr, "avx2"}; }
+MixKernels mix_kernels_avx2() { return {forward, backward_w, backward_v, backward_wv, "avx2"}; }
 
 }  // namespace ops

@@ -224,8 +224,8 @@ TEST_P(MixKernelVariants, MatchReferenceOnOddSizes) {
     for (int64_t k = 0; k < 20; ++k) o.push_back((k * 7) % N);
     return o;
   };
-  // The last sizes hold more than 256 KB per batch element: the AVX-512 kernels' prefetching
-  // gathers (full-width rows at D = 32 and 64, the general path at D = 33).
+  // The last sizes hold more than 256 KB per batch element: the prefetching gathers
+  // (mix_prefetch_gathers; full-width rows at D = 32 and 64, the general path at D = 33).
   std::vector<std::pair<int64_t, int64_t>> sizes;
   for (int64_t N : {5, 16, 37, 100})
     for (int64_t D : {1, 7, 8, 15, 16, 17, 32, 33, 48, 64, 65, 100, 257}) sizes.emplace_back(N, D);

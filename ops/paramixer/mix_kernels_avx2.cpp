@@ -139,13 +139,11 @@ bool backward_wv(const MixDims& d, const int64_t* offsets, const float* dout, co
                  bool residual, bool dw_accumulate, float* dw, bool dv_accumulate, float* dv) {
   using Rows = void (*)(const MixDims&, const int64_t*, const float*, const float*, const float*, bool, bool, float*,
                         bool, float*, int64_t, int64_t);
-  // While a batch element's dW stays in L2 (its scattered writes revisit each line L times).
-  if (d.D % 8 != 0 || d.D > 32 || d.N * d.L * int64_t(sizeof(float)) > 1024 * 1024) return false;
+  if (d.D % 8 != 0 || d.D > 32 || !mix_dw_stays_in_l2(d)) return false;
   static constexpr Rows kRows[2][4] = {
       {backward_wv_rows<1, false>, backward_wv_rows<2, false>, backward_wv_rows<3, false>, backward_wv_rows<4, false>},
       {backward_wv_rows<1, true>, backward_wv_rows<2, true>, backward_wv_rows<3, true>, backward_wv_rows<4, true>}};
-  const bool prefetch = d.N * d.D * int64_t(sizeof(float)) > 256 * 1024;
-  const Rows rows = kRows[prefetch][d.D / 8 - 1];
+  const Rows rows = kRows[mix_prefetch_gathers(d)][d.D / 8 - 1];
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     rows(d, offsets, dout, v, w, residual, dw_accumulate, dw, dv_accumulate, dv, r0, r1);
   });

@@ -77,13 +77,11 @@ inline void weighted_rows(int64_t K, int64_t D, const Job& job, int64_t r0, int6
   for (; r < r1; ++r) weighted_rows_cols<1>(K, D, job, r, accumulate);
 }
 
-// The gathers read L rows far apart (offsets up to N/2): L streams, more than the hardware
-// prefetchers follow. When one batch element's rows do not stay in L2 (N * D floats over
-// 256 KB), each gathered row's successor kPrefetchRows rows on is prefetched by hand:
-// BM_ChordForwardBackward 1 thread N = 2^14 65 -> 46 ms, 2^16 327 -> 232 ms; below the
-// threshold the prefetches only cost (forward at 2^10 0.28 -> 0.32 ms).
+// Past mix_prefetch_gathers' threshold each gathered row's successor kPrefetchRows rows on is
+// prefetched: BM_ChordForwardBackward 1 thread N = 2^14 65 -> 46 ms, 2^16 327 -> 232 ms; below
+// it the prefetches only cost (forward at 2^10 0.28 -> 0.32 ms).
 constexpr int64_t kPrefetchRows = 8;
-inline bool prefetch_gathers(const MixDims& d) { return d.N * d.D * int64_t(sizeof(float)) > 256 * 1024; }
+inline bool prefetch_gathers(const MixDims& d) { return mix_prefetch_gathers(d); }
 
 inline void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
@@ -379,10 +377,7 @@ bool backward_wv(const MixDims& d, const int64_t* offsets, const float* dout, co
                  bool residual, bool dw_accumulate, float* dw, bool dv_accumulate, float* dv) {
   using Rows = void (*)(const MixDims&, const int64_t*, const float*, const float*, const float*, bool, bool, float*,
                         bool, float*, int64_t, int64_t);
-  // dW's scattered writes revisit each of its cache lines L times, far apart once o_k is large:
-  // fused only while a batch element's dW stays in L2 (at N = 2^16, 2.9 MB, the fused pass
-  // was 1.14x slower than the two kernels; at 2^14, 1.4x faster).
-  if (d.L > 16 || d.D % 16 != 0 || d.D > 64 || d.N * d.L * int64_t(sizeof(float)) > 1024 * 1024) return false;
+  if (d.L > 16 || d.D % 16 != 0 || d.D > 64 || !mix_dw_stays_in_l2(d)) return false;
   static constexpr Rows kRows[2][4] = {
       {backward_wv_rows<1, false>, backward_wv_rows<2, false>, backward_wv_rows<3, false>, backward_wv_rows<4, false>},
       {backward_wv_rows<1, true>, backward_wv_rows<2, true>, backward_wv_rows<3, true>, backward_wv_rows<4, true>}};

@@ -89,11 +89,24 @@ void second_layer_dpre(const FactorDims& d, int64_t r0, int64_t n, const T* dout
   }
 }
 
-// out[j] += sum over n rows of x[r, j], in row order (one thread's partial).
+// out[j] += sum over n rows of x[r, j], the rows added in order into a register block of
+// columns first (one thread's partial). Adding each row straight into out stored every column
+// once per row: 2% of a training step at N = 1024.
 template <class T>
 void add_rows(int64_t n, int64_t cols, const T* x, T* out) {
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t j = 0; j < cols; ++j) out[j] += x[r * cols + j];
+  constexpr int64_t kBlock = 16;
+  int64_t j0 = 0;
+  for (; j0 + kBlock <= cols; j0 += kBlock) {
+    T sum[kBlock] = {};
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t j = 0; j < kBlock; ++j) sum[j] += x[r * cols + j0 + j];
+    for (int64_t j = 0; j < kBlock; ++j) out[j0 + j] += sum[j];
+  }
+  for (; j0 < cols; ++j0) {
+    T sum = 0;
+    for (int64_t r = 0; r < n; ++r) sum += x[r * cols + j0];
+    out[j0] += sum;
+  }
 }
 
 // dw2[m] += dout[m, r0 .. r0+n)^T @ h[:, block m] and db2[m] += its rows' sum, for every

@@ -5,6 +5,7 @@
 // Every variant splits work over the rows it writes (no atomics): results do not depend on
 // the thread count. No allocation, no tape.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 namespace ops {
@@ -95,6 +96,16 @@ static inline int64_t mix_dst(int64_t j, int64_t offset, int64_t n) {
 // stays in L2 (at N = 2^16, 2.9 MB, it was 1.14x slower than the two kernels; at 2^14, 1.4x faster).
 static inline bool mix_prefetch_gathers(const MixDims& d) { return d.N * d.D * int64_t(sizeof(float)) > 256 * 1024; }
 static inline bool mix_dw_stays_in_l2(const MixDims& d) { return d.N * d.L * int64_t(sizeof(float)) <= 1024 * 1024; }
+
+// dhidden reads dout's M factor blocks as M streams, more than the hardware prefetchers follow,
+// and dout has left L2 (the chain's backward wrote it): without help a quarter of a training
+// step's dhidden time at N = 1024 was waiting for it. Row-block kernels prefetch the next block's
+// rows of a factor before its current ones; row-at-a-time kernels, kLinkPrefetchRows rows ahead.
+constexpr int64_t kLinkPrefetchRows = 16;
+static inline void link_prefetch_next_rows(const LinkDims& d, const float* factor_rows, int64_t r0, int64_t r1) {
+  const int64_t floats = std::min(r1 - r0, d.n - r1) * d.L;
+  for (int64_t f = 0; f < floats; f += 16) __builtin_prefetch(factor_rows + r1 * d.L + f);
+}
 
 // Rows per parallel chunk: enough work per chunk to amortize scheduling.
 static inline int64_t mix_row_grain(const MixDims& d) {

@@ -405,6 +405,7 @@ void link_dhidden(const LinkDims& d, const float* dout, const float* w2, const f
         const float* scale(int64_t r) const { return scale_ + r * MH + m * H; }
         float* out(int64_t r) const { return dh + r * MH + m * H; }
       } job{dout, w2, scale, dh, MH, d.H, d.L, m, d.factor_stride};
+      link_prefetch_next_rows(d, dout + m * d.factor_stride, r0, r1);
       weighted_rows<kLinkRows>(d.L, d.H, job, r0, r1, false);
     }
   });

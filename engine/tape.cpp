@@ -3,6 +3,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <vector>
 
 #include "engine/op_profile.h"
 #include "engine/parallel.h"
@@ -25,6 +26,17 @@ struct Tape {
 Tape& tape() {
   thread_local Tape t;
   return t;
+}
+
+// Storage of output gradients that backward(output, output_grad) passes on without copying
+// (the caller's; nested backward calls of recomputation push theirs). Read only: no node may
+// take one over as its input's gradient, which later nodes would add into.
+thread_local std::vector<const Storage*> borrowed_grads;
+
+bool is_borrowed(const Tensor& t) {
+  for (const Storage* s : borrowed_grads)
+    if (t.impl().storage.get() == s) return true;
+  return false;
 }
 
 // dst += src, or dst = src; elementwise, so any split over threads gives the same bits.
@@ -65,6 +77,7 @@ GradTarget Grads::whole(int i) {
 
 void Grads::add_output_grad(int i, const Tensor& dout) {
   TensorImpl& impl = inputs_[static_cast<size_t>(i)].impl();
+  if (is_borrowed(dout)) return add_grad(i, dout);
   if (!impl.grad && dout.dtype() == impl.dtype) {
     impl.grad = dout.reshape_view(impl.shape).impl_ptr();
     return;
@@ -128,14 +141,29 @@ void backward(const Tensor& output, const Tensor& output_grad) {
                                              << output.shape() << " "
                                              << dtype_name(output.dtype()));
   TensorImpl& root = output.impl();
-  if (root.grad) {
+  Tape& t = tape();
+  // The output gradient is used in place, not copied, when only the output's producer will
+  // read it: the output is an intermediate (its gradient is dropped after use) recorded by the
+  // tape's last node (no later node adds into it). The product alone at N = 1024 spent 7% of
+  // its time copying it.
+  const bool borrow = !root.grad && root.produced_by_op && !t.nodes.empty() &&
+                      t.nodes.back().output.lock().get() == &root;
+  struct BorrowGuard {
+    bool on;
+    ~BorrowGuard() {
+      if (on) borrowed_grads.pop_back();
+    }
+  } guard{borrow};
+  if (borrow) {
+    borrowed_grads.push_back(output_grad.impl().storage.get());
+    root.grad = output_grad.reshape_view(output_grad.shape()).impl_ptr();
+  } else if (root.grad) {
     Tensor g(root.grad);
     add_into(g, output_grad);
   } else {
     root.grad = output_grad.clone().impl_ptr();
   }
 
-  Tape& t = tape();
   std::vector<Node> nodes;
   nodes.swap(t.nodes);  // ops run inside backward closures must not append to this tape
   NoGradGuard no_grad;

@@ -45,6 +45,8 @@ void set_num_threads(int n) {
 
 int num_threads() { return omp_get_max_threads(); }
 
+int threads_here() { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
+
 std::string thread_binding() {
   auto env = [](const char* name) {
     const char* v = std::getenv(name);

@@ -11,6 +11,9 @@ namespace engine {
 // Nested parallel regions never multiply threads, whatever n.
 void set_num_threads(int n);
 int num_threads();
+// Threads a parallel loop started here would get: 1 inside a parallel region (nested regions
+// run on their one thread), else num_threads().
+int threads_here();
 
 // The default of set_num_threads(0) for these inputs (testable without touching the
 // environment): omp_num_threads is OMP_NUM_THREADS's text or nullptr, local_ranks the

@@ -1,6 +1,8 @@
 // Tensor, allocator, tape, RNG and ISA selection.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "engine/allocator.h"
 #include "engine/cpu.h"
 #include "engine/denormals.h"
@@ -141,6 +143,22 @@ TEST(Tape, BackwardNeedsAScalarOrAnOutputGradient) {
   EXPECT_THROW(engine::backward(y, Tensor::zeros({3}, DType::f64)), engine::Error);
   engine::backward(y, Tensor::full({2}, 1.0, DType::f64));
   EXPECT_NEAR(x.grad().at_flat(1), std::exp(2.0), 1e-12);
+}
+
+// backward(d, g) reads g in place (no copy) when only d's producer reads it. Here that
+// producer, a residual add, passes its output gradient on to a as a's gradient, and a's other
+// consumer then adds into a's gradient: that must be a copy, never g itself.
+TEST(Tape, OutputGradientIsReadNotWritten) {
+  Tensor x = Tensor::from_data({3}, std::vector<double>{0.1, -0.2, 0.3}).set_requires_grad();
+  Tensor a = ops::exp(x);
+  Tensor d = ops::add(a, ops::exp(a));
+  const Tensor g = Tensor::from_data({3}, std::vector<double>{1, 2, 3});
+  engine::backward(d, g);
+  EXPECT_EQ(g.to_vector(), (std::vector<double>{1, 2, 3}));
+  for (int i = 0; i < 3; ++i) {
+    const double xi = x.at_flat(i), ai = std::exp(xi);
+    EXPECT_NEAR(x.grad().at_flat(i), g.at_flat(i) * (1 + std::exp(ai)) * ai, 1e-12) << i;
+  }
 }
 
 TEST(Tape, IntermediatesAreFreedAfterBackward) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/parallel.h"
+#include "engine/threads.h"
 #include "ops/paramixer/mix_kernels.h"
 
 namespace ops {
@@ -318,19 +319,73 @@ void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, con
   });
 }
 
+// t[q] <- column q of the 16 x 16 matrix whose rows are t[0 .. 15].
+inline void transpose16(__m512 t[16]) {
+  __m512 a[16];
+  for (int i = 0; i < 8; ++i) {  // pairs of rows interleaved within 128-bit lanes
+    a[2 * i] = _mm512_unpacklo_ps(t[2 * i], t[2 * i + 1]);
+    a[2 * i + 1] = _mm512_unpackhi_ps(t[2 * i], t[2 * i + 1]);
+  }
+  for (int g = 0; g < 4; ++g)  // u[4g + m]: column 4l + m of rows 4g .. 4g+3, in lane l
+    for (int h = 0; h < 2; ++h) {
+      const __m512d x = _mm512_castps_pd(a[4 * g + h]), y = _mm512_castps_pd(a[4 * g + 2 + h]);
+      t[4 * g + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(x, y));
+      t[4 * g + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x, y));
+    }
+  for (int m = 0; m < 4; ++m) {  // the four lanes l of column 4l + m brought together
+    const __m512 v = _mm512_shuffle_f32x4(t[m], t[4 + m], 0x88), w = _mm512_shuffle_f32x4(t[m], t[4 + m], 0xDD);
+    const __m512 x = _mm512_shuffle_f32x4(t[8 + m], t[12 + m], 0x88),
+                 y = _mm512_shuffle_f32x4(t[8 + m], t[12 + m], 0xDD);
+    a[m] = _mm512_shuffle_f32x4(v, x, 0x88);
+    a[8 + m] = _mm512_shuffle_f32x4(v, x, 0xDD);
+    a[4 + m] = _mm512_shuffle_f32x4(w, y, 0x88);
+    a[12 + m] = _mm512_shuffle_f32x4(w, y, 0xDD);
+  }
+  for (int q = 0; q < 16; ++q) t[q] = a[q];
+}
+
+// Rows j0 .. j0+n-1 of a batch element (n <= 16, j0 a multiple of 16): sums[q] holds row
+// j0+q's dots, lane k for link k, which belong at dwt[k, (j0 + q - o_k) mod N]: for each link
+// 16 consecutive entries, split in two where they wrap past the element's first row.
+inline void store_link_group(const MixDims& d, const int64_t* offsets, int64_t j0, int64_t n, const float (*sums)[16],
+                             float* dwt) {
+  __m512 t[16];
+  for (int q = 0; q < 16; ++q) t[q] = _mm512_load_ps(sums[q]);  // rows past n: stale, masked out
+  transpose16(t);
+  const __mmask16 rows = tail_mask(n);
+  for (int64_t k = 0; k < d.L; ++k) {
+    const int64_t start = j0 - offsets[k];
+    float* col = dwt + k * d.N;
+    if (start >= 0) {
+      _mm512_mask_storeu_ps(col + start, rows, t[k]);
+    } else {  // lanes q < -start wrap to the element's end; the rest start at its row 0
+      const __mmask16 wrapped = rows & tail_mask(-start), rest = rows & __mmask16(~wrapped);
+      _mm512_mask_storeu_ps(col + start + d.N, wrapped, t[k]);
+      _mm512_mask_storeu_ps(col, tail_mask(__builtin_popcount(rest)), _mm512_maskz_compress_ps(rest, t[k]));
+    }
+  }
+}
+
 // dW and dV in one pass over the rows j of dV (full-width rows, L <= 16). Row j gathers
 // dY[s_k], s_k = (j - o_k) mod N, for dV[j] as backward_v does, and the same loads give
 // dW[s_k, k] = < dY[s_k], V[j] >, since V[s_k + o_k] is row j's own V: the separate dW pass's
 // gathers of V and loads of dY go away. Each element of dW is written by exactly one row j
 // (no atomics). Operands and order are those of backward_w and backward_v: the same bits.
-template <int NV, bool Prefetch>
+//
+// Transposed: rows r0 .. r1 are one batch element's, and dw is that element's (L, N) scratch:
+// dots[k] goes to dw[k, s_k], written whole (no accumulate), for transpose_links_into_dw.
+// Sixteen rows' sums are gathered first and written as one vector per link (store_link_group):
+// in dW's own (N, L) layout each row stores L scalars, and every line of dW is written by L
+// rows up to N/2 apart (at N = 1024 a quarter of the pass was those stores and their L1 misses).
+template <int NV, bool Prefetch, bool Transposed>
 void backward_wv_rows(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, const float* w,
                       bool residual, bool dw_accumulate, float* dw, bool dv_accumulate, float* dv, int64_t r0,
                       int64_t r1) {
+  alignas(64) float group[16][16];  // Transposed: the current 16 rows' sums
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t first = r / d.N * d.N, j = r - first;
     const float *dout_b = dout + first * d.D, *w_b = w + first * d.L;
-    float* dw_b = dw + first * d.L;
+    float* dw_b = Transposed ? dw : dw + first * d.L;
     __m512 vj[NV], even[NV], odd[NV], dots[16];
     for (int c = 0; c < NV; ++c) {
       vj[c] = _mm512_loadu_ps(v + r * d.D + 16 * c);
@@ -346,7 +401,7 @@ void backward_wv_rows(const MixDims& d, const int64_t* offsets, const float* dou
       dots[k] = _mm512_setzero_ps();
       if (k < d.L) {
         const int64_t s = mix_dst(j, offsets[k], d.N);
-        dw_of[k] = dw_b + s * d.L + k;
+        if constexpr (!Transposed) dw_of[k] = dw_b + s * d.L + k;
         const float* y = dout_b + s * d.D;
         const __m512 wk = _mm512_set1_ps(w_b[s * d.L + k]);
         if constexpr (Prefetch) {
@@ -363,6 +418,12 @@ void backward_wv_rows(const MixDims& d, const int64_t* offsets, const float* dou
       }
     }
     for (int c = 0; c < NV; ++c) _mm512_storeu_ps(dv + r * d.D + 16 * c, _mm512_add_ps(even[c], odd[c]));
+    if constexpr (Transposed) {
+      const int64_t q = j % 16;
+      _mm512_store_ps(group[q], sum_lanes16(dots));
+      if (q == 15 || j == d.N - 1) store_link_group(d, offsets, j - q, q + 1, group, dw_b);
+      continue;
+    }
     alignas(64) float sums[16];
     _mm512_store_ps(sums, sum_lanes16(dots));
     // Unrolled scalar stores: left as a loop, GCC vectorized it into vpmullq and vscatterqps,
@@ -373,17 +434,56 @@ void backward_wv_rows(const MixDims& d, const int64_t* offsets, const float* dou
   }
 }
 
+// dw_b (N, L) [+]= the transpose of dwt (L, N), 16 rows at a time; the same
+// (accumulate ? dw : 0) + dot as the direct stores, so the same bits.
+void transpose_links_into_dw(const MixDims& d, const float* dwt, bool accumulate, float* dw_b) {
+  const __mmask16 links = tail_mask(d.L);
+  for (int64_t s0 = 0; s0 < d.N; s0 += 16) {
+    const __mmask16 rows = tail_mask(d.N - s0);
+    __m512 t[16];
+    for (int k = 0; k < 16; ++k)
+      t[k] = k < d.L ? _mm512_maskz_loadu_ps(rows, dwt + k * d.N + s0) : _mm512_setzero_ps();
+    transpose16(t);
+    for (int64_t q = 0; q < std::min<int64_t>(16, d.N - s0); ++q) {
+      float* out = dw_b + (s0 + q) * d.L;
+      const __m512 prior = accumulate ? _mm512_maskz_loadu_ps(links, out) : _mm512_setzero_ps();
+      _mm512_mask_storeu_ps(out, links, _mm512_add_ps(prior, t[q]));
+    }
+  }
+}
+
 bool backward_wv(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, const float* w,
                  bool residual, bool dw_accumulate, float* dw, bool dv_accumulate, float* dv) {
   using Rows = void (*)(const MixDims&, const int64_t*, const float*, const float*, const float*, bool, bool, float*,
                         bool, float*, int64_t, int64_t);
   if (d.L > 16 || d.D % 16 != 0 || d.D > 64 || !mix_dw_stays_in_l2(d)) return false;
-  static constexpr Rows kRows[2][4] = {
-      {backward_wv_rows<1, false>, backward_wv_rows<2, false>, backward_wv_rows<3, false>, backward_wv_rows<4, false>},
-      {backward_wv_rows<1, true>, backward_wv_rows<2, true>, backward_wv_rows<3, true>, backward_wv_rows<4, true>}};
-  const Rows rows = kRows[prefetch_gathers(d)][d.D / 16 - 1];
-  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
-    rows(d, offsets, dout, v, w, residual, dw_accumulate, dw, dv_accumulate, dv, r0, r1);
+  static constexpr Rows kRows[2][2][4] = {
+      {{backward_wv_rows<1, false, false>, backward_wv_rows<2, false, false>, backward_wv_rows<3, false, false>,
+        backward_wv_rows<4, false, false>},
+       {backward_wv_rows<1, true, false>, backward_wv_rows<2, true, false>, backward_wv_rows<3, true, false>,
+        backward_wv_rows<4, true, false>}},
+      {{backward_wv_rows<1, false, true>, backward_wv_rows<2, false, true>, backward_wv_rows<3, false, true>,
+        backward_wv_rows<4, false, true>},
+       {backward_wv_rows<1, true, true>, backward_wv_rows<2, true, true>, backward_wv_rows<3, true, true>,
+        backward_wv_rows<4, true, true>}}};
+  // Whole batch elements per thread when there are enough of them (the chain's calls, one
+  // element each inside its own parallel loop, always): dW through the transposed scratch.
+  // Else rows split over the threads, dW stored in place.
+  const bool per_element = d.B >= engine::threads_here();
+  const Rows rows = kRows[per_element][prefetch_gathers(d)][d.D / 16 - 1];
+  if (!per_element) {
+    engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+      rows(d, offsets, dout, v, w, residual, dw_accumulate, dw, dv_accumulate, dv, r0, r1);
+    });
+    return true;
+  }
+  engine::parallel_for(d.B, 1, [&](int64_t b0, int64_t b1) {
+    thread_local std::vector<float> dwt;  // (L, N): grows once, then reused
+    dwt.resize(d.L * d.N);
+    for (int64_t b = b0; b < b1; ++b) {
+      rows(d, offsets, dout, v, w, residual, false, dwt.data(), dv_accumulate, dv, b * d.N, (b + 1) * d.N);
+      transpose_links_into_dw(d, dwt.data(), dw_accumulate, dw + b * d.N * d.L);
+    }
   });
   return true;
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "engine/cpu.h"
@@ -293,7 +294,8 @@ TEST_P(BlockKernelVariants, MatchReferenceOnOddSizes) {
         }
         std::vector<float> m0(BH * nb, 0.5f), l0(BH * nb, 2.f), o0(BH * nb * d, 0.1f);
         const ops::BlockStart<float> start{m0.data(), l0.data(), o0.data()};
-        auto run = [&](const ops::BlockKernels& k, int64_t budget, std::vector<float>* out) {
+        auto run = [&](const ops::BlockKernels& k, int64_t budget, std::vector<float>* out,
+                       int64_t round_bytes = ops::kDefaultRoundBytes) {
           std::vector<float> o(BH * N * d), mx(BH * N), iz(BH * N), delta(BH * N);
           ops::block_attention_forward(p, k, in[0].data(), in[1].data(), in[2].data(), &start, o.data(), mx.data(),
                                        iz.data());
@@ -301,7 +303,8 @@ TEST_P(BlockKernelVariants, MatchReferenceOnOddSizes) {
           std::vector<float> g(3 * BH * N * d + 1, 0.25f);  // guard element past the end
           const size_t n = static_cast<size_t>(BH * N * d);
           ops::block_attention_backward(p, k, in[0].data(), in[1].data(), in[2].data(), in[3].data(), mx.data(),
-                                        iz.data(), delta.data(), g.data(), g.data() + n, g.data() + 2 * n, budget);
+                                        iz.data(), delta.data(), g.data(), g.data() + n, g.data() + 2 * n, budget,
+                                        round_bytes);
           out[0] = o;
           out[1] = g;
         };
@@ -321,6 +324,14 @@ TEST_P(BlockKernelVariants, MatchReferenceOnOddSizes) {
                   << v.name << (w ? " grad" : " out") << " N " << N << " d " << d << " block " << block
                   << (sparse ? " sparse" : " dense") << " budget " << budget << " at " << i;
         }
+        // Rounds of one query row (shares) or one batch-head (parts) at a time: the same bits.
+        std::vector<float> whole[2], split[2];
+        run(simd, ops::kDefaultShareBudget, whole);
+        run(simd, ops::kDefaultShareBudget, split, 1);
+        for (int w = 0; w < 2; ++w)
+          ASSERT_EQ(0, std::memcmp(whole[w].data(), split[w].data(), whole[w].size() * sizeof(float)))
+              << v.name << (w ? " grad" : " out") << " N " << N << " d " << d << " block " << block
+              << (sparse ? " sparse" : " dense") << " in rounds of one";
       }
 }
 

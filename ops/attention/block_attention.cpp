@@ -163,20 +163,27 @@ void backward_tile(const BlockAttentionProblem& p, const BlockKernels& k, const 
     k.product(qrows, rows, d, w.ds, x.key + col0 * d, d, dq_rows, d);
 }
 
-// dQ by shares, for batch-heads [bh0, bh1): each work item is a key block; every selected pair
-// leaves its dS K in a slot of its own, and the slots are summed per query block in key order.
-// For sparse selections (MRA-2): the slots are only the selected pairs.
-void backward_by_shares(const BlockAttentionProblem& p, const BlockKernels& k, const SinglePassData& x,
-                        int64_t bh0, int64_t bh1, float* shares, float* dq) {
+// dQ by shares, for the query rows q0 .. q1 (a query row is a pair (bh, I), numbered
+// bh * nb + I): each work item is a key block; every selected pair leaves its dS K in a slot
+// of its own, and the slots are summed per query block in key order. For sparse selections
+// (MRA-2): the slots are only the selected pairs. A key block's dK and dV take their query
+// blocks' terms in ascending order, rounds of query rows ascending too: the same sums
+// whatever the rounds.
+void backward_by_shares(const BlockAttentionProblem& p, const BlockKernels& k, const SinglePassData& x, int64_t q0,
+                        int64_t q1, float* shares, float* dq) {
   const int64_t nb = p.num_blocks(), d = p.d, share = p.block * d;
   const BlockSelection& sel = *p.selection;
-  const int64_t first_slot = sel.pairs_before(bh0);
+  const int64_t bh0 = q0 / nb, bh1 = (q1 - 1) / nb + 1;
+  const int64_t first_slot = sel.key_slot(bh0, q0 % nb, 0);
   for_each_block((bh1 - bh0) * nb, [&](int64_t item) {
     Scratch w;
     const int64_t bh = bh0 + item / nb, J = item % nb;
     const uint32_t keys = present_bits(p, bh, block_range(p, J));
     const BlockList qs = sel.queries_of(bh, J);
     for (int64_t n = 0; n < qs.size; ++n) {
+      const int64_t q = bh * nb + qs.index[n];
+      if (q < q0) continue;
+      if (q >= q1) break;  // ascending
       const Block qb = block_range(p, qs.index[n]);
       float* dq_share = shares + (sel.query_slot(bh, J, n) - first_slot) * share;
       if (keys == 0)
@@ -185,8 +192,8 @@ void backward_by_shares(const BlockAttentionProblem& p, const BlockKernels& k, c
         backward_tile(p, k, x, w, bh, qb, J, keys, dq_share, false);
     }
   });
-  for_each_block((bh1 - bh0) * nb, [&](int64_t item) {
-    const int64_t bh = bh0 + item / nb, I = item % nb;
+  for_each_block(q1 - q0, [&](int64_t item) {
+    const int64_t bh = (q0 + item) / nb, I = (q0 + item) % nb;
     const Block qb = block_range(p, I);
     float* out = dq + (bh * p.N + qb.first) * d;
     const int64_t n_keys = sel.keys_of(bh, I).size, len = qb.size * d;
@@ -197,12 +204,6 @@ void backward_by_shares(const BlockAttentionProblem& p, const BlockKernels& k, c
   });
 }
 
-// Rounds of batch-heads hold at most this many dQ floats (unless one batch-head alone holds
-// more): the shares a round writes are read back while still in the last-level cache, not
-// from memory. With all 16 batch-heads in one 64 MB round at N = 4096, that round trip to
-// memory held MRA-2's 2-thread speedup to 1.81x (`longmix scaling --workload mra`: 4 MB
-// rounds, 2 threads 34.8 -> 31.5 ms, 1.88x).
-constexpr int64_t kRoundFloats = (int64_t{4} << 20) / int64_t{sizeof(float)};
 
 // At most this many key-block groups per batch-head in dQ by parts.
 constexpr int64_t kMaxKeyGroups = 8;
@@ -247,37 +248,39 @@ void backward_by_parts(const BlockAttentionProblem& p, const BlockKernels& k, co
 // Backward in one pass over key blocks: each (query block, key block) tile computes its P and
 // dS once and adds into the key block's dK and dV (5 tile products instead of the two passes'
 // 7); dQ's terms go to shares or parts (above), whichever takes less memory. Batch-heads go in
-// rounds whose buffers fit the budget and kRoundFloats (the rounds depend on the selection
+// rounds whose buffers fit the budget and the round size (the rounds depend on the selection
 // only, never on threads).
 void backward_single_pass(const BlockAttentionProblem& p, const BlockKernels& k, int64_t budget_floats,
-                          bool by_parts, const float* q, const float* key, const float* v, const float* dout,
+                          int64_t round_floats, bool by_parts, const float* q, const float* key, const float* v, const float* dout,
                           const float* row_max, const float* inv_z, const float* delta, float* dq, float* dk,
                           float* dv) {
   const BlockSelection& sel = *p.selection;
   const Tensor packed_k = pack_tiles(p, key), packed_v = pack_tiles(p, v);
   const SinglePassData x{q, key, dout, packed_k.data<float>(), packed_v.data<float>(), row_max, inv_z, delta, dk, dv};
-  const int64_t head_parts = key_groups(p) * p.N * p.d, share = p.block * p.d;
-  auto head_floats = [&](int64_t bh) {
-    return by_parts ? head_parts : (sel.pairs_before(bh + 1) - sel.pairs_before(bh)) * share;
+  const int64_t nb = p.num_blocks(), share = p.block * p.d;
+  // Rounds [first, end): of batch-heads for dQ parts; of query rows (bh * nb + I) for shares,
+  // so that one batch-head's shares can be split. Each holds as many as fit the budget and
+  // round_floats (at least one).
+  const int64_t units = by_parts ? p.BH : p.BH * nb;
+  auto unit_floats = [&](int64_t u) {
+    return by_parts ? key_groups(p) * p.N * p.d : sel.keys_of(u / nb, u % nb).size * share;
   };
-  // Rounds [first, end) of batch-heads, each as many as fit the budget and kRoundFloats (at
-  // least one).
   std::vector<std::pair<int64_t, int64_t>> rounds;
   int64_t most = 0;  // the largest round's buffer, allocated once
-  const int64_t round_floats = std::min(budget_floats, kRoundFloats);
-  for (int64_t bh0 = 0; bh0 < p.BH;) {
-    int64_t used = head_floats(bh0), bh1 = bh0 + 1;
-    while (bh1 < p.BH && used + head_floats(bh1) <= round_floats) used += head_floats(bh1++);
-    rounds.emplace_back(bh0, bh1);
+  round_floats = std::min(budget_floats, round_floats);
+  for (int64_t u0 = 0; u0 < units;) {
+    int64_t used = unit_floats(u0), u1 = u0 + 1;
+    while (u1 < units && used + unit_floats(u1) <= round_floats) used += unit_floats(u1++);
+    rounds.emplace_back(u0, u1);
     most = std::max(most, used);
-    bh0 = bh1;
+    u0 = u1;
   }
-  Tensor buffer = Tensor::empty({most});
-  for (const auto& [bh0, bh1] : rounds) {
+  Tensor buffer = Tensor::empty({std::max<int64_t>(most, 1)});
+  for (const auto& [u0, u1] : rounds) {
     if (by_parts)
-      backward_by_parts(p, k, x, bh0, bh1, buffer.data<float>(), dq);
+      backward_by_parts(p, k, x, u0, u1, buffer.data<float>(), dq);
     else
-      backward_by_shares(p, k, x, bh0, bh1, buffer.data<float>(), dq);
+      backward_by_shares(p, k, x, u0, u1, buffer.data<float>(), dq);
   }
 }
 
@@ -346,15 +349,16 @@ void backward_two_passes(const BlockAttentionProblem& p, const BlockKernels& k, 
 void block_attention_backward(const BlockAttentionProblem& p, const BlockKernels& k, const float* q,
                               const float* key, const float* v, const float* dout, const float* row_max,
                               const float* inv_z, const float* delta, float* dq, float* dk, float* dv,
-                              int64_t share_budget) {
+                              int64_t share_budget, int64_t round_bytes) {
   engine::count_flops(5 * tile_product_flops(p));  // scores, dP, dV, dK, dQ
   const int64_t budget_floats = share_budget / static_cast<int64_t>(sizeof(float));
+  const int64_t round_floats = round_bytes / static_cast<int64_t>(sizeof(float));
   const int64_t head_shares = largest_head_pairs(*p.selection, p.BH) * p.block * p.d;
   const int64_t head_parts = key_groups(p) * p.N * p.d;
   const int64_t head_floats = std::min(head_shares, head_parts);
   if (head_floats <= budget_floats)
-    backward_single_pass(p, k, budget_floats, head_parts < head_shares, q, key, v, dout, row_max, inv_z, delta, dq,
-                         dk, dv);
+    backward_single_pass(p, k, budget_floats, round_floats, head_parts < head_shares, q, key, v, dout, row_max, inv_z,
+                         delta, dq, dk, dv);
   else
     backward_two_passes(p, k, q, key, v, dout, row_max, inv_z, delta, dq, dk, dv);
 }

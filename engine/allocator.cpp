@@ -1,6 +1,7 @@
 #include "engine/allocator.h"
 
 #include <malloc.h>
+#include <sys/mman.h>
 
 #include <bit>
 #include <climits>
@@ -38,6 +39,17 @@ struct KeepFreedMemory {
   }
 } keep_freed_memory;
 
+// Asks for transparent huge pages over the 2 MB-aligned interior of a new block (Debian's
+// default THP mode is "madvise": without asking, none). The kernels gather rows from all over
+// states of many MB, beyond what 4 KB pages' TLB entries cover: the Paramixer step at
+// N = 1024 and 4096 4% faster, the product at 16384 7-10% (`longmix scaling`, A/B).
+void advise_huge_pages(void* p, size_t bytes) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
 Cache& cache() {
   static Cache* c = new Cache;  // never destroyed: tensors may be freed during static teardown
   return *c;
@@ -67,6 +79,7 @@ void* cached_alloc(size_t bytes) {
     p = std::aligned_alloc(kTensorAlignment, cls);
   }
   if (!p) throw std::bad_alloc();
+  advise_huge_pages(p, cls);
   return p;
 }
 

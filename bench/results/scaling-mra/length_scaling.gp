@@ -9,7 +9,7 @@ set xlabel 'sequence length N'
 set ylabel 'seconds per repetition (median)'
 set key top left
 n0 = 1024
-t0 = 0.0129629
+t0 = 0.0128238
 nlogn(x) = t0 * x * log(x) / (n0 * log(n0))
 quadratic(x) = t0 * (x / n0)**2
 set xrange [1024:16384]

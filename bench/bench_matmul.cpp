@@ -62,8 +62,6 @@ BENCHMARK(BM_BatchedGemm)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
-}  // namespace
-
 // ops::linear forward + backward (dx, dW, db) at the Paramixer adding preset's thin layers,
 // B = 32, N = 1024, D = 32: the input layer (32768 rows, 2 features -> 32; no dx: it is data)
 // and the flatten head (32 rows, 32768 -> 1).
@@ -89,3 +87,5 @@ BENCHMARK(BM_LinearForwardBackward)
     ->ArgsProduct({{32}, {32768}, {1}, {1}, {1, 2}})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+}  // namespace

@@ -11,7 +11,9 @@ struct V {
   static reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
   static reg abs(reg a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.f), a); }
   // a < 0 ? if_negative : otherwise (by a's sign bit: -0 takes if_negative, equal there)
-  static reg select_negative(reg a, reg if_negative, reg otherwise) { return _mm256_blendv_ps(otherwise, if_negative, a); }
+  static reg select_negative(reg a, reg if_negative, reg otherwise) {
+    return _mm256_blendv_ps(otherwise, if_negative, a);
+  }
   static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
   static reg floor(reg a) { return _mm256_floor_ps(a); }
   static reg exp2i(reg n) {

@@ -278,6 +278,20 @@ TEST_P(MixKernelVariants, MatchReferenceOnOddSizes) {
                 << "backward_wv dW " << how;
             ASSERT_EQ(0, std::memcmp(dv_fused.data(), dv_got.data(), dv_got.size() * sizeof(float)))
                 << "backward_wv dV " << how;
+            // Batch element 0 alone, with more threads than elements: rows split over the
+            // threads and dW stored in place (not through the AVX-512 per-element scratch).
+            const ops::MixDims one{1, N, d.L, D};
+            const int threads = engine::num_threads();
+            engine::set_num_threads(2);
+            std::vector<float> dw_one(N * d.L, accumulate ? 0.5f : std::nanf(""));
+            std::vector<float> dv_one(N * D, accumulate ? 0.25f : std::nanf(""));
+            simd.backward_wv(one, offsets.data(), dout.data(), v.data(), w.data(), residual, accumulate,
+                             dw_one.data(), accumulate, dv_one.data());
+            engine::set_num_threads(threads);
+            ASSERT_EQ(0, std::memcmp(dw_one.data(), dw_got.data(), dw_one.size() * sizeof(float)))
+                << "backward_wv dW, one element, rows split " << how;
+            ASSERT_EQ(0, std::memcmp(dv_one.data(), dv_got.data(), dv_one.size() * sizeof(float)))
+                << "backward_wv dV, one element, rows split " << how;
           }
         }
       }

@@ -204,7 +204,6 @@ void backward_by_shares(const BlockAttentionProblem& p, const BlockKernels& k, c
   });
 }
 
-
 // At most this many key-block groups per batch-head in dQ by parts.
 constexpr int64_t kMaxKeyGroups = 8;
 int64_t key_groups(const BlockAttentionProblem& p) { return std::min(p.num_blocks(), kMaxKeyGroups); }
@@ -251,9 +250,9 @@ void backward_by_parts(const BlockAttentionProblem& p, const BlockKernels& k, co
 // rounds whose buffers fit the budget and the round size (the rounds depend on the selection
 // only, never on threads).
 void backward_single_pass(const BlockAttentionProblem& p, const BlockKernels& k, int64_t budget_floats,
-                          int64_t round_floats, bool by_parts, const float* q, const float* key, const float* v, const float* dout,
-                          const float* row_max, const float* inv_z, const float* delta, float* dq, float* dk,
-                          float* dv) {
+                          int64_t round_floats, bool by_parts, const float* q, const float* key, const float* v,
+                          const float* dout, const float* row_max, const float* inv_z, const float* delta, float* dq,
+                          float* dk, float* dv) {
   const BlockSelection& sel = *p.selection;
   const Tensor packed_k = pack_tiles(p, key), packed_v = pack_tiles(p, v);
   const SinglePassData x{q, key, dout, packed_k.data<float>(), packed_v.data<float>(), row_max, inv_z, delta, dk, dv};

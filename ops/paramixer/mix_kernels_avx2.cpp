@@ -155,7 +155,8 @@ void link_dhidden(const LinkDims& d, const float* dout, const float* w2, const f
   engine::parallel_for(d.n, 64, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       if (r + kLinkPrefetchRows < d.n)  // a row of dout is at most one line further per factor
-        for (int64_t m = 0; m < d.M; ++m) __builtin_prefetch(dout + m * d.factor_stride + (r + kLinkPrefetchRows) * d.L);
+        for (int64_t m = 0; m < d.M; ++m)
+          __builtin_prefetch(dout + m * d.factor_stride + (r + kLinkPrefetchRows) * d.L);
       for (int64_t m = 0; m < d.M; ++m)
         weighted_row(
             d.L, d.H, [&](int64_t k) { return dout[m * d.factor_stride + r * d.L + k]; },

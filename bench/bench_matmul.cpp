@@ -89,3 +89,30 @@ BENCHMARK(BM_LinearForwardBackward)
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
+
+namespace {
+
+// The three GEMMs of one factor-MLP chunk at the adding preset (307 rows, M*H = 320, D = 32),
+// one thread, as ops::factor_mlp calls them: 0 the first layer (x w1^T + b1), 1 its weight
+// gradient (dh^T x, accumulated), 2 the input gradient (dh w1). Counter: GFLOP/s.
+void BM_FactorChunkGemm(benchmark::State& state) {
+  const int64_t n = 307, MH = 320, D = 32;
+  const int kind = static_cast<int>(state.range(0));
+  engine::set_num_threads(1);
+  engine::Rng rng(1);
+  const Tensor x = Tensor::randn({n, D}, rng), w1 = Tensor::randn({MH, D}, rng);
+  const Tensor b1 = Tensor::randn({MH}, rng), dh = Tensor::randn({n, MH}, rng);
+  Tensor pre = Tensor::zeros({n, MH}), dw1 = Tensor::zeros({MH, D}), dx = Tensor::zeros({n, D});
+  const float *xp = x.data<float>(), *w1p = w1.data<float>(), *dhp = dh.data<float>();
+  for (auto _ : state) {
+    if (kind == 0) ops::gemm<float>({1, n, MH, D, false, true}, xp, w1p, pre.data<float>(), false, b1.data<float>());
+    if (kind == 1) ops::gemm<float>({1, MH, D, n, true, false}, dhp, xp, dw1.data<float>(), true);
+    if (kind == 2) ops::gemm<float>({1, n, D, MH, false, false}, dhp, w1p, dx.data<float>(), true);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * MH * D * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_FactorChunkGemm)->ArgName("kind")->DenseRange(0, 2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+}  // namespace

@@ -3,7 +3,8 @@
 // Offsets arrive normalized to [0, N). Forward overwrites `out`; backward kernels accumulate
 // into dw / dv, or with accumulate = false overwrite them (a fresh gradient buffer).
 // Every variant splits work over the rows it writes (no atomics): results do not depend on
-// the thread count. No allocation, no tape.
+// the thread count. No tape; no allocation per call (two kernels keep a thread_local
+// scratch that grows once: link_values' transposed w2, the fused dW pass's (L, N) dW).
 #pragma once
 #include <algorithm>
 #include <cstdint>

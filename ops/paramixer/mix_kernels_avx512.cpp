@@ -82,7 +82,6 @@ inline void weighted_rows(int64_t K, int64_t D, const Job& job, int64_t r0, int6
 // prefetched: BM_ChordForwardBackward 1 thread N = 2^14 65 -> 46 ms, 2^16 327 -> 232 ms; below
 // it the prefetches only cost (forward at 2^10 0.28 -> 0.32 ms).
 constexpr int64_t kPrefetchRows = 8;
-inline bool prefetch_gathers(const MixDims& d) { return mix_prefetch_gathers(d); }
 
 inline void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
@@ -132,7 +131,7 @@ inline bool full_width(int64_t D, int64_t L, const Job& job, int64_t r0, int64_t
 }
 template <class Job>
 inline bool full_width(const MixDims& d, const Job& job, int64_t r0, int64_t r1, bool accumulate) {
-  return prefetch_gathers(d) ? full_width<true>(d.D, d.L, job, r0, r1, accumulate)
+  return mix_prefetch_gathers(d) ? full_width<true>(d.D, d.L, job, r0, r1, accumulate)
                              : full_width<false>(d.D, d.L, job, r0, r1, accumulate);
 }
 
@@ -228,7 +227,7 @@ inline __m512 sum_lanes16(__m512 a[16]) {
 
 // dw[r, k0 .. k0+16) += < dout row, v[src(k)] > for up to 16 links at a time. The dout row is
 // held in NV registers (D <= 16 * NV) and the 16 accumulators are unrolled into registers.
-// With Prefetch, each source's row `prefetch_ahead` floats on is fetched (prefetch_gathers).
+// With Prefetch, each source's row `prefetch_ahead` floats on is fetched (mix_prefetch_gathers).
 template <int NV, bool Prefetch>
 inline void link_dots16(int64_t D, const __m512 g[NV], const float* const src[16], int64_t nk, bool accumulate,
                         int64_t prefetch_ahead, float* out) {
@@ -286,7 +285,7 @@ void backward_w_width(const MixDims& d, const int64_t* offsets, const float* dou
 void backward_w(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, bool accumulate,
                 float* dw) {
   engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
-    if (prefetch_gathers(d))
+    if (mix_prefetch_gathers(d))
       backward_w_width<true>(d, offsets, dout, v, accumulate, dw, r0, r1);
     else
       backward_w_width<false>(d, offsets, dout, v, accumulate, dw, r0, r1);
@@ -470,7 +469,7 @@ bool backward_wv(const MixDims& d, const int64_t* offsets, const float* dout, co
   // element each inside its own parallel loop, always): dW through the transposed scratch.
   // Else rows split over the threads, dW stored in place.
   const bool per_element = d.B >= engine::threads_here();
-  const Rows rows = kRows[per_element][prefetch_gathers(d)][d.D / 16 - 1];
+  const Rows rows = kRows[per_element][mix_prefetch_gathers(d)][d.D / 16 - 1];
   if (!per_element) {
     engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
       rows(d, offsets, dout, v, w, residual, dw_accumulate, dw, dv_accumulate, dv, r0, r1);

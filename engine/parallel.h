@@ -2,8 +2,12 @@
 // fixed-size chunks (a function of n and grain only), threads take whole chunks, and any
 // reduction over chunks happens afterwards in chunk order.
 #pragma once
+#include <omp.h>
+
 #include <algorithm>
 #include <cstdint>
+
+#include "engine/threads.h"
 
 namespace engine {
 
@@ -19,6 +23,27 @@ void parallel_for(int64_t n, int64_t grain, Body&& body) {
   }
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < chunks; ++c) body(c * grain, std::min(n, (c + 1) * grain));
+}
+
+// Like parallel_for, for bodies that do per-call setup worth amortizing (a row kernel's
+// offsets, pointers and batch position): each thread gets one call, over the chunks a static
+// schedule would give it, merged into one range; on one thread (or inside a parallel region)
+// one call over [0, n). The body must not depend on where calls begin and end, only on the
+// rows it is given, as any row-parallel kernel's output rows do. Paramixer's product at
+// N = 1024 ran its rows in chunks of 10: the per-chunk setup was 10-15% of the kernel.
+template <class Body>
+void parallel_ranges(int64_t n, int64_t grain, Body&& body) {
+  const int64_t chunks = num_chunks(n, grain);
+  if (chunks <= 1 || threads_here() == 1) {
+    if (n > 0) body(int64_t{0}, n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
+    const int64_t c0 = chunks * t / T, c1 = chunks * (t + 1) / T;
+    if (c1 > c0) body(c0 * grain, std::min(n, c1 * grain));
+  }
 }
 
 }  // namespace engine

@@ -6,6 +6,7 @@
 #include "engine/allocator.h"
 #include "engine/cpu.h"
 #include "engine/denormals.h"
+#include "engine/parallel.h"
 #include "engine/rng.h"
 #include "engine/tape.h"
 #include "engine/tensor.h"
@@ -223,6 +224,32 @@ TEST(Denormals, FlushedOnEveryThread) {
   }
   EXPECT_EQ(threads, 2);
   EXPECT_EQ(flushed, threads);
+}
+
+// parallel_ranges: every index in exactly one call, one call per thread (contiguous ranges),
+// one call over everything on one thread or inside a parallel region.
+TEST(Parallel, RangesCoverEveryIndexOnceWithOneCallPerThread) {
+  for (const int threads : {1, 2}) {
+    engine::set_num_threads(threads);
+    for (const int64_t n : {1, 7, 10, 11, 1000, 1031}) {
+      for (const int64_t grain : {1, 3, 10, 2000}) {
+        std::vector<int> hits(static_cast<size_t>(n), 0);
+        int calls = 0;
+        engine::parallel_ranges(n, grain, [&](int64_t i0, int64_t i1) {
+          for (int64_t i = i0; i < i1; ++i) ++hits[static_cast<size_t>(i)];
+#pragma omp atomic
+          ++calls;
+        });
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)], 1) << "n " << n << " grain " << grain;
+        const int64_t chunks = engine::num_chunks(n, grain);
+        EXPECT_EQ(calls, std::min<int64_t>(chunks, threads)) << "n " << n << " grain " << grain;
+      }
+    }
+  }
+  int nested_calls = 0;
+#pragma omp parallel num_threads(2) reduction(+ : nested_calls)
+  engine::parallel_ranges(100, 1, [&](int64_t i0, int64_t i1) { nested_calls += i0 == 0 && i1 == 100; });
+  EXPECT_EQ(nested_calls, 2);  // each of the two threads: one call over [0, 100)
 }
 
 }  // namespace

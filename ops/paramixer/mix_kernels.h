@@ -108,7 +108,8 @@ static inline void link_prefetch_next_rows(const LinkDims& d, const float* facto
   for (int64_t f = 0; f < floats; f += 16) __builtin_prefetch(factor_rows + r1 * d.L + f);
 }
 
-// Rows per parallel chunk: enough work per chunk to amortize scheduling.
+// Rows per parallel chunk (parallel_ranges merges each thread's chunks into one call): enough
+// work per chunk to amortize scheduling.
 static inline int64_t mix_row_grain(const MixDims& d) {
   const int64_t work = (d.L + 1) * (d.D + 1);
   return work >= 4096 ? 1 : 4096 / work;

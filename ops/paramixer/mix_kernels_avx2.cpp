@@ -54,7 +54,7 @@ inline void weighted_row(int64_t L, int64_t D, Coef coef, Row row, const float* 
 
 void forward(const MixDims& d, const int64_t* offsets, const float* w, const float* v, bool residual,
              float* out) {
-  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+  engine::parallel_ranges(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, i = r % d.N;
       const float* vb = v + b * d.N * d.D;
@@ -69,7 +69,7 @@ void forward(const MixDims& d, const int64_t* offsets, const float* w, const flo
 
 void backward_w(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, bool accumulate,
                 float* dw) {
-  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+  engine::parallel_ranges(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, i = r % d.N;
       const float* g = dout + r * d.D;
@@ -88,7 +88,7 @@ void backward_w(const MixDims& d, const int64_t* offsets, const float* dout, con
 
 void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, const float* w, bool residual,
                 bool accumulate, float* dv) {
-  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+  engine::parallel_ranges(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, j = r % d.N;
       const int64_t base = b * d.N;
@@ -144,7 +144,7 @@ bool backward_wv(const MixDims& d, const int64_t* offsets, const float* dout, co
       {backward_wv_rows<1, false>, backward_wv_rows<2, false>, backward_wv_rows<3, false>, backward_wv_rows<4, false>},
       {backward_wv_rows<1, true>, backward_wv_rows<2, true>, backward_wv_rows<3, true>, backward_wv_rows<4, true>}};
   const Rows rows = kRows[mix_prefetch_gathers(d)][d.D / 8 - 1];
-  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+  engine::parallel_ranges(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     rows(d, offsets, dout, v, w, residual, dw_accumulate, dw, dv_accumulate, dv, r0, r1);
   });
   return true;

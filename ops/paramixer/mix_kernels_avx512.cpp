@@ -198,7 +198,7 @@ void forward(const MixDims& d, const int64_t* offsets, const float* w, const flo
     const float* scale(int64_t) const { return nullptr; }
     float* out(int64_t r) const { return o + r * d.D; }
   };
-  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+  engine::parallel_ranges(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     if (full_width(d, ForwardRows{d, offsets, w, v, residual, out}, r0, r1, false)) return;
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t i = r % d.N;
@@ -284,7 +284,7 @@ void backward_w_width(const MixDims& d, const int64_t* offsets, const float* dou
 
 void backward_w(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, bool accumulate,
                 float* dw) {
-  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+  engine::parallel_ranges(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     if (mix_prefetch_gathers(d))
       backward_w_width<true>(d, offsets, dout, v, accumulate, dw, r0, r1);
     else
@@ -309,7 +309,7 @@ void backward_v(const MixDims& d, const int64_t* offsets, const float* dout, con
     const float* scale(int64_t) const { return nullptr; }
     float* out(int64_t r) const { return dv + r * d.D; }
   };
-  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+  engine::parallel_ranges(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     if (full_width(d, BackwardVRows{d, offsets, dout, w, residual, dv}, r0, r1, accumulate)) return;
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t j = r % d.N;
@@ -471,7 +471,7 @@ bool backward_wv(const MixDims& d, const int64_t* offsets, const float* dout, co
   const bool per_element = d.B >= engine::threads_here();
   const Rows rows = kRows[per_element][mix_prefetch_gathers(d)][d.D / 16 - 1];
   if (!per_element) {
-    engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+    engine::parallel_ranges(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
       rows(d, offsets, dout, v, w, residual, dw_accumulate, dw, dv_accumulate, dv, r0, r1);
     });
     return true;

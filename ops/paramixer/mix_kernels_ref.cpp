@@ -8,7 +8,7 @@ namespace ops {
 template <class T>
 void mix_forward_ref(const MixDims& d, const int64_t* offsets, const T* w, const T* v, bool residual,
                      T* out) {
-  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+  engine::parallel_ranges(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, i = r % d.N;
       const T* vb = v + b * d.N * d.D;
@@ -26,7 +26,7 @@ void mix_forward_ref(const MixDims& d, const int64_t* offsets, const T* w, const
 template <class T>
 void mix_backward_w_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* v, bool accumulate,
                         T* dw) {
-  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+  engine::parallel_ranges(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, i = r % d.N;
       const T* g = dout + r * d.D;
@@ -43,7 +43,7 @@ void mix_backward_w_ref(const MixDims& d, const int64_t* offsets, const T* dout,
 template <class T>
 void mix_backward_v_ref(const MixDims& d, const int64_t* offsets, const T* dout, const T* w,
                         bool residual, bool accumulate, T* dv) {
-  engine::parallel_for(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
+  engine::parallel_ranges(d.B * d.N, mix_row_grain(d), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / d.N, j = r % d.N;
       T* o = dv + r * d.D;

@@ -13,12 +13,17 @@ namespace engine {
 
 inline int64_t num_chunks(int64_t n, int64_t grain) { return n <= 0 ? 0 : (n + grain - 1) / grain; }
 
-// Calls body(begin, end) for every chunk of [0, n); in parallel when there is more than one.
+// Calls body(begin, end) for every chunk of [0, n); in parallel when there is more than one
+// and more than one thread here (inside a parallel region the chunks run in order, directly).
 template <class Body>
 void parallel_for(int64_t n, int64_t grain, Body&& body) {
   const int64_t chunks = num_chunks(n, grain);
   if (chunks <= 1) {
     if (n > 0) body(int64_t{0}, n);
+    return;
+  }
+  if (threads_here() == 1) {  // the same chunks in order, without a (nested) parallel region
+    for (int64_t c = 0; c < chunks; ++c) body(c * grain, std::min(n, (c + 1) * grain));
     return;
   }
 #pragma omp parallel for schedule(static)

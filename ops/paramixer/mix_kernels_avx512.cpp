@@ -132,7 +132,7 @@ inline bool full_width(int64_t D, int64_t L, const Job& job, int64_t r0, int64_t
 template <class Job>
 inline bool full_width(const MixDims& d, const Job& job, int64_t r0, int64_t r1, bool accumulate) {
   return mix_prefetch_gathers(d) ? full_width<true>(d.D, d.L, job, r0, r1, accumulate)
-                             : full_width<false>(d.D, d.L, job, r0, r1, accumulate);
+                                 : full_width<false>(d.D, d.L, job, r0, r1, accumulate);
 }
 
 // The rows of the product, for full_width: row r's sources, weights and output.

@@ -2,16 +2,25 @@
 // fixed-size chunks (a function of n and grain only), threads take whole chunks, and any
 // reduction over chunks happens afterwards in chunk order.
 #pragma once
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
-
-#include "engine/threads.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace engine {
 
 inline int64_t num_chunks(int64_t n, int64_t grain) { return n <= 0 ? 0 : (n + grain - 1) / grain; }
+
+// A loop started here would run on one thread: inside a parallel region (nested regions get
+// one thread), with one thread set, or built without OpenMP (the fuzzers' readers).
+inline bool one_thread_here() {
+#ifdef _OPENMP
+  return omp_in_parallel() || omp_get_max_threads() == 1;
+#else
+  return true;
+#endif
+}
 
 // Calls body(begin, end) for every chunk of [0, n); in parallel when there is more than one
 // and more than one thread here (inside a parallel region the chunks run in order, directly).
@@ -22,7 +31,7 @@ void parallel_for(int64_t n, int64_t grain, Body&& body) {
     if (n > 0) body(int64_t{0}, n);
     return;
   }
-  if (threads_here() == 1) {  // the same chunks in order, without a (nested) parallel region
+  if (one_thread_here()) {  // the same chunks in order, without a (nested) parallel region
     for (int64_t c = 0; c < chunks; ++c) body(c * grain, std::min(n, (c + 1) * grain));
     return;
   }
@@ -39,16 +48,18 @@ void parallel_for(int64_t n, int64_t grain, Body&& body) {
 template <class Body>
 void parallel_ranges(int64_t n, int64_t grain, Body&& body) {
   const int64_t chunks = num_chunks(n, grain);
-  if (chunks <= 1 || threads_here() == 1) {
+  if (chunks <= 1 || one_thread_here()) {
     if (n > 0) body(int64_t{0}, n);
     return;
   }
+#ifdef _OPENMP
 #pragma omp parallel
   {
     const int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
     const int64_t c0 = chunks * t / T, c1 = chunks * (t + 1) / T;
     if (c1 > c0) body(c0 * grain, std::min(n, c1 * grain));
   }
+#endif
 }
 
 }  // namespace engine

@@ -88,10 +88,6 @@ BENCHMARK(BM_LinearForwardBackward)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
-}  // namespace
-
-namespace {
-
 // The three GEMMs of one factor-MLP chunk at the adding preset (307 rows, M*H = 320, D = 32),
 // one thread, as ops::factor_mlp calls them: 0 the first layer (x w1^T + b1), 1 its weight
 // gradient (dh^T x, accumulated), 2 the input gradient (dh w1). Counter: GFLOP/s.

@@ -27,11 +27,7 @@ inline bool one_thread_here() {
 template <class Body>
 void parallel_for(int64_t n, int64_t grain, Body&& body) {
   const int64_t chunks = num_chunks(n, grain);
-  if (chunks <= 1) {
-    if (n > 0) body(int64_t{0}, n);
-    return;
-  }
-  if (one_thread_here()) {  // the same chunks in order, without a (nested) parallel region
+  if (chunks <= 1 || one_thread_here()) {  // the same chunks in order, no (nested) region
     for (int64_t c = 0; c < chunks; ++c) body(c * grain, std::min(n, (c + 1) * grain));
     return;
   }

@@ -10,6 +10,7 @@
 #include "engine/check.h"
 #include "engine/cpu.h"
 #include "engine/denormals.h"
+#include "engine/parallel.h"
 
 namespace engine {
 
@@ -45,7 +46,7 @@ void set_num_threads(int n) {
 
 int num_threads() { return omp_get_max_threads(); }
 
-int threads_here() { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
+int threads_here() { return one_thread_here() ? 1 : omp_get_max_threads(); }
 
 std::string thread_binding() {
   auto env = [](const char* name) {

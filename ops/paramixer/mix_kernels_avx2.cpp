@@ -108,10 +108,13 @@ template <int NV, bool Prefetch>
 void backward_wv_rows(const MixDims& d, const int64_t* offsets, const float* dout, const float* v, const float* w,
                       bool residual, bool dw_accumulate, float* dw, bool dv_accumulate, float* dv, int64_t r0,
                       int64_t r1) {
-  constexpr int64_t kAhead = 8;
+  constexpr int64_t kAhead = 8, kOwnAhead = Prefetch ? 8 : 16;
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t first = r / d.N * d.N, j = r - first;
     __m256 vj[NV], acc[NV];
+    // The row's own V, ahead: it streams from memory (as in the AVX-512 variant).
+    _mm_prefetch(reinterpret_cast<const char*>(v + (r + kOwnAhead) * d.D), _MM_HINT_T0);
+    if (NV > 2) _mm_prefetch(reinterpret_cast<const char*>(v + (r + kOwnAhead) * d.D + 16), _MM_HINT_T0);
     for (int c = 0; c < NV; ++c) {
       vj[c] = _mm256_loadu_ps(v + r * d.D + 8 * c);
       acc[c] = dv_accumulate ? _mm256_loadu_ps(dv + r * d.D + 8 * c) : _mm256_setzero_ps();

@@ -85,6 +85,11 @@ constexpr int64_t kPrefetchRows = 8;
 
 inline void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
+// How far ahead the fused dW + dV pass fetches its own rows of V when the gathers need no
+// prefetch: the Paramixer step at N = 1024, 2 threads, 41.6-43.8 -> 39.9-40.6 ms at 16 rows
+// (8: 40.1-41.3, 32: 39.5-40.7, 64: 40.3-41.1; `longmix scaling --workload train`, A/B).
+constexpr int64_t kStatePrefetchRows = 16;
+
 // Rows of D = 16 * NV (D = 16, 32, 48, 64: every preset's width), whole vectors without masks:
 //   out(r) = [out(r) if accumulate] + [self(r)] + sum_k coef(r, k) * row(r, k)
 // 20-30% faster than the general path on the product's rows: no per-row dispatch over column
@@ -392,8 +397,10 @@ void backward_wv_rows(const MixDims& d, const int64_t* offsets, const float* dou
       if (residual) even[c] = _mm512_add_ps(even[c], _mm512_loadu_ps(dout + r * d.D + 16 * c));
       odd[c] = _mm512_setzero_ps();
     }
-    if constexpr (Prefetch)
-      for (int c = 0; c < NV; ++c) prefetch(v + (r + kPrefetchRows) * d.D + 16 * c);
+    // The row's own V streams from memory (the chain's kept states were written a whole
+    // forward earlier) and the hardware prefetchers fetched it too late: in a training step at
+    // N = 1024 a third of this kernel's samples (perf) sat on these two loads.
+    for (int c = 0; c < NV; ++c) prefetch(v + (r + (Prefetch ? kPrefetchRows : kStatePrefetchRows)) * d.D + 16 * c);
     float* dw_of[16];  // where dots[k] goes: dW[s_k, k]
 #pragma GCC unroll 16
     for (int k = 0; k < 16; ++k) {

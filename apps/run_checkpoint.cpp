@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 
@@ -17,6 +18,7 @@ namespace fs = std::filesystem;
 constexpr const char* kFormat = "longmix-run-checkpoint-1";
 constexpr const char* kPrefix = "checkpoint-";
 constexpr const char* kSuffix = ".safetensors";
+constexpr const char* kBestName = "best.safetensors";  // --keep-best
 
 std::string rng_text(const engine::Rng& rng) {
   std::string out;
@@ -64,10 +66,8 @@ void copy_into(const engine::Tensor& src, engine::Tensor& dst, const std::string
   dst.copy_from(src);
 }
 
-}  // namespace
-
-std::string save_run_checkpoint(const std::string& dir, int64_t step, const nn::Module& model,
-                                const nn::Optimizer& optimizer, const Flags& flags, int64_t keep) {
+nn::SafetensorsFile checkpoint_file(int64_t step, const nn::Module& model, const nn::Optimizer& optimizer,
+                                    const Flags& flags) {
   nn::SafetensorsFile file;
   for (const auto& [name, t] : model.named_parameters()) file.tensors.emplace_back("model." + name, t);
   for (const auto& [name, t] : optimizer.state()) file.tensors.emplace_back("optim." + name, t);
@@ -76,6 +76,14 @@ std::string save_run_checkpoint(const std::string& dir, int64_t step, const nn::
   file.metadata["optimizer_steps"] = std::to_string(optimizer.steps_taken());
   file.metadata["config"] = flags.resolved_json();
   for (const auto& [name, rng] : model.named_rngs()) file.metadata["rng." + name] = rng_text(*rng);
+  return file;
+}
+
+}  // namespace
+
+std::string save_run_checkpoint(const std::string& dir, int64_t step, const nn::Module& model,
+                                const nn::Optimizer& optimizer, const Flags& flags, int64_t keep) {
+  const nn::SafetensorsFile file = checkpoint_file(step, model, optimizer, flags);
   char name[64];
   std::snprintf(name, sizeof name, "%s%08lld%s", kPrefix, static_cast<long long>(step), kSuffix);
   const std::string path = (fs::path(dir) / name).string();
@@ -86,6 +94,27 @@ std::string save_run_checkpoint(const std::string& dir, int64_t step, const nn::
     fs::remove(all[i].second, ec);
   }
   return path;
+}
+
+std::string best_checkpoint_path(const std::string& dir) { return (fs::path(dir) / kBestName).string(); }
+
+void save_best_checkpoint(const std::string& dir, int64_t step, double val_accuracy, const nn::Module& model,
+                          const nn::Optimizer& optimizer, const Flags& flags) {
+  nn::SafetensorsFile file = checkpoint_file(step, model, optimizer, flags);
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", val_accuracy);  // round-trips the double exactly
+  file.metadata["val_accuracy"] = text;
+  nn::write_safetensors(best_checkpoint_path(dir), file);
+}
+
+double best_val_accuracy(const RunCheckpoint& c) {
+  const auto it = c.file.metadata.find("val_accuracy");
+  LONGMIX_CHECK(it != c.file.metadata.end(), c.path << ": no 'val_accuracy' in its metadata (not a best.safetensors)");
+  char* end = nullptr;
+  const double v = std::strtod(it->second.c_str(), &end);
+  LONGMIX_CHECK(end && *end == '\0' && !it->second.empty() && v >= 0 && v <= 1,
+                c.path << ": bad val_accuracy '" << it->second << "'");
+  return v;
 }
 
 std::string latest_run_checkpoint(const std::string& dir) {

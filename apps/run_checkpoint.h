@@ -19,6 +19,12 @@ namespace apps {
 std::string save_run_checkpoint(const std::string& dir, int64_t step, const nn::Module& model,
                                 const nn::Optimizer& optimizer, const Flags& flags, int64_t keep);
 
+// --keep-best: DIR/best.safetensors, a checkpoint (same format) of the parameters with the
+// best validation accuracy so far, which its metadata also holds ("val_accuracy").
+std::string best_checkpoint_path(const std::string& dir);
+void save_best_checkpoint(const std::string& dir, int64_t step, double val_accuracy, const nn::Module& model,
+                          const nn::Optimizer& optimizer, const Flags& flags);
+
 // The newest checkpoint in dir, or "" when there is none.
 std::string latest_run_checkpoint(const std::string& dir);
 
@@ -31,6 +37,9 @@ struct RunCheckpoint {
 
 // Reads and validates the format; a truncated or corrupt file is refused by name.
 RunCheckpoint read_run_checkpoint(const std::string& path);
+
+// The validation accuracy a best.safetensors was kept for; refused when absent or malformed.
+double best_val_accuracy(const RunCheckpoint& checkpoint);
 
 // Copies parameters, generator states and (unless optimizer is nullptr) optimizer state into a
 // model built from the same configuration; a checkpoint of another model (missing, extra or

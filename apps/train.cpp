@@ -10,6 +10,7 @@
 #include <iostream>
 #include <optional>
 
+#include "apps/best_so_far.h"
 #include "apps/config_file.h"
 #include "apps/distributed.h"
 #include "apps/metrics_log.h"
@@ -190,6 +191,7 @@ void add_train_flags(Flags& f) {
   f.add_int("log-every", 100, "print and record training metrics every this many steps");
   f.add_int("save-every", 0, "write a checkpoint into the run directory every this many steps and at the end (0: never)");
   f.add_int("keep-checkpoints", 3, "how many of the newest checkpoints to keep");
+  f.add_bool("keep-best", false, "keep the parameters of the best validation accuracy (at every --eval-every and the end) in DIR/best.safetensors and report the test split on them too (LRA's protocol)");
   f.add_string("config", "", "a JSON file of flag values (\"lr\": 1e-3, ...); flags given on the command line win");
   f.add_string("resume", "", "continue the run in this directory from its newest checkpoint (with --steps: up to that many in all)");
 }
@@ -300,6 +302,15 @@ TrainResult train(Flags f, bool quiet) {
                    engine::isa_name(engine::active_isa()) + ", run directory " + out_dir);
 
   TrainResult result;
+  BestSoFar best(f.get_bool("keep-best"));
+  if (best.on() && resuming && std::filesystem::exists(best_checkpoint_path(out_dir)))
+    best.resume_from(read_run_checkpoint(best_checkpoint_path(out_dir)), module);
+  // Every rank sees the same validation accuracy (evaluate sums over ranks), so all keep alike.
+  auto consider_best = [&](int64_t step, double val_accuracy) {
+    if (!best.improves(val_accuracy)) return;
+    best.keep(step, val_accuracy, module);
+    if (world.is_root()) save_best_checkpoint(out_dir, step, val_accuracy, module, *optimizer, f);
+  };
   double communication_s = 0;
   std::vector<Tensor> params;
   for (const auto& [name, p] : optimizer->params()) params.push_back(p);
@@ -372,10 +383,12 @@ TrainResult train(Flags f, bool quiet) {
       std::snprintf(line, sizeof line, "val step %lld: loss %.4f accuracy %.4f",
                     static_cast<long long>(step), v.loss, v.accuracy);
       progress.message(line);
+      consider_best(step, v.accuracy);
     }
   }
   const EvalResult v = evaluate(*model, *task, Split::val, eval_batch);
   record("val", steps, {{"loss", v.loss}, {"accuracy", v.accuracy}});
+  consider_best(steps, v.accuracy);
   result.test = evaluate(*model, *task, Split::test, eval_batch);
   result.parameter_digest = parameter_digest(module);
   result.seconds = seconds_since(start);
@@ -390,6 +403,20 @@ TrainResult train(Flags f, bool quiet) {
                 result.test.loss, result.test.accuracy, static_cast<long long>(result.test.examples),
                 v.accuracy, static_cast<long long>(steps), result.seconds);
   progress.message(line);
+  if (best.on()) {  // the final model's numbers are above; its parameters are not needed after
+    best.restore_into(module);
+    result.best_step = best.step();
+    result.best_val_accuracy = best.val_accuracy();
+    result.best_test = evaluate(*model, *task, Split::test, eval_batch);
+    record("test_best", best.step(), {{"loss", result.best_test.loss}, {"accuracy", result.best_test.accuracy},
+                                      {"val_accuracy", best.val_accuracy()},
+                                      {"examples", static_cast<double>(result.best_test.examples)}});
+    std::snprintf(line, sizeof line,
+                  "test at the best validation accuracy (%.4f, step %lld, %s): loss %.4f accuracy %.4f",
+                  best.val_accuracy(), static_cast<long long>(best.step()), best_checkpoint_path(out_dir).c_str(),
+                  result.best_test.loss, result.best_test.accuracy);
+    progress.message(line);
+  }
   if (world.active()) {
     std::snprintf(line, sizeof line, "communication: %.2f s of %.1f s (%.1f%%) in gradient all-reduces over %d ranks",
                   communication_s, result.seconds, 100 * communication_s / std::max(result.seconds, 1e-9), world.size());

@@ -24,6 +24,11 @@ struct TrainResult {
   double seconds = 0;
   double communication_seconds = 0;  // in gradient all-reduces (MPI), part of `seconds`
   int64_t skipped_steps = 0;         // with --skip-nonfinite: steps whose gradient was not finite
+  // With --keep-best: the step of the best validation accuracy, that accuracy, and the test
+  // split scored on the parameters of that step.
+  int64_t best_step = 0;
+  double best_val_accuracy = 0;
+  EvalResult best_test;
 };
 
 // Loss of a batch and the number of correct predictions in it.

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "apps/flags.h"
 #include "apps/eval.h"
@@ -157,6 +158,52 @@ TEST(RunCheckpoint, KeepsTheNewestAndRefusesOtherModelsAndBadResumes) {
   EXPECT_NE(error_of([&] { apps::train(train_flags({{"resume", dir}, {"steps", "30"}}), true); }).find("truncated"),
             std::string::npos);
   EXPECT_TRUE(fs::exists(dir + "/checkpoint-00000020.safetensors"));
+}
+
+// --keep-best: the test split is scored on the parameters of the best validation accuracy,
+// kept in DIR/best.safetensors (which eval reproduces), and a resumed run goes on from it.
+TEST(RunCheckpoint, KeepBestTestsTheBestValidationStepAndResumesIt) {
+  auto flags = [](const std::string& out, int steps) {
+    return train_flags({{"model", "paramixer"}, {"task", "order"}, {"seq-len", "24"}, {"batch", "8"},
+                        {"lr", "3e-3"}, {"schedule", "constant"}, {"steps", std::to_string(steps)},
+                        {"eval-every", "10"}, {"save-every", "10"}, {"keep-best", "true"}, {"out", out}});
+  };
+  const std::string whole_dir = temp_dir("best_whole"), split_dir = temp_dir("best_split");
+  const auto whole = apps::train(flags(whole_dir, 40), true);
+  // The best of the validation accuracies the run recorded, first one on ties.
+  double best_val = -1;
+  int64_t best_step = 0;
+  std::istringstream lines(read_bytes(whole_dir + "/metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    const nn::JsonValue v = nn::parse_json(line, "metrics.jsonl");
+    if (v.find("split")->text != "val") continue;
+    const double accuracy = std::stod(v.find("accuracy")->text);
+    if (accuracy > best_val) best_val = accuracy, best_step = std::stoll(v.find("step")->text);
+  }
+  EXPECT_EQ(whole.best_step, best_step);
+  EXPECT_NEAR(whole.best_val_accuracy, best_val, 1e-9);
+  // This setting peaks before the end (else the test could not tell the best from the last).
+  ASSERT_LT(whole.best_step, 40);
+  EXPECT_NE(whole.best_test.loss, whole.test.loss);
+  apps::Flags e;
+  apps::add_eval_flags(e);
+  e.set("checkpoint", whole_dir + "/best.safetensors");
+  const apps::EvalResult t = apps::run_eval(e, true);
+  EXPECT_EQ(t.loss, whole.best_test.loss);
+  EXPECT_EQ(t.accuracy, whole.best_test.accuracy);
+  // Stopped at the best step and resumed: the later, worse steps do not replace it.
+  ASSERT_LE(whole.best_step, 20);
+  apps::train(flags(split_dir, 20), true);
+  const auto resumed = apps::train(train_flags({{"resume", split_dir}, {"steps", "40"}}), true);
+  EXPECT_EQ(resumed.best_step, whole.best_step);
+  EXPECT_EQ(resumed.best_test.loss, whole.best_test.loss);
+  // A best.safetensors without its accuracy is refused by name.
+  nn::SafetensorsFile f = nn::read_safetensors(split_dir + "/best.safetensors");
+  f.metadata.erase("val_accuracy");
+  nn::write_safetensors(split_dir + "/best.safetensors", f);
+  EXPECT_NE(error_of([&] { apps::train(train_flags({{"resume", split_dir}, {"steps", "50"}}), true); })
+                .find("no 'val_accuracy'"),
+            std::string::npos);
 }
 
 TEST(EvalAndPlot, EvalReproducesTheRunsTestMetricsAndPlotWritesCurves) {

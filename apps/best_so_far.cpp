@@ -17,12 +17,7 @@ void BestSoFar::keep(int64_t step, double val_accuracy, const nn::Module& model)
 void BestSoFar::resume_from(const RunCheckpoint& best, const nn::Module& model) {
   const double accuracy = best_val_accuracy(best);
   params_.clear();
-  for (const auto& [name, p] : model.named_parameters()) {
-    const engine::Tensor* t = best.file.find("model." + name);
-    LONGMIX_CHECK(t && t->shape() == p.shape() && t->dtype() == p.dtype(),
-                  best.path << ": model." << name << " is missing or shaped unlike the model's (another run's file?)");
-    params_.push_back(t->clone());
-  }
+  for (const engine::Tensor* t : checkpoint_parameters(best, model)) params_.push_back(t->clone());
   step_ = best.step;
   val_accuracy_ = accuracy;
 }

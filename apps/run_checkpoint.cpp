@@ -58,12 +58,16 @@ std::vector<std::pair<int64_t, std::string>> checkpoints_in(const std::string& d
   return found;
 }
 
-void copy_into(const engine::Tensor& src, engine::Tensor& dst, const std::string& what) {
-  LONGMIX_CHECK(src.shape() == dst.shape() && src.dtype() == dst.dtype(),
-                what << " is " << src.shape() << " " << engine::dtype_name(src.dtype()) << " in the checkpoint but "
-                     << dst.shape() << " " << engine::dtype_name(dst.dtype())
-                     << " in the model (a checkpoint of another model?)");
-  dst.copy_from(src);
+// The checkpoint's tensor `name`, refused by name when absent or unlike `like` (the model's
+// or optimizer's tensor it is for).
+const engine::Tensor& matching_tensor(const RunCheckpoint& c, const std::string& name, const engine::Tensor& like) {
+  const engine::Tensor* t = c.file.find(name);
+  LONGMIX_CHECK(t, c.path << ": has no tensor '" << name << "' (a checkpoint of another model?)");
+  LONGMIX_CHECK(t->shape() == like.shape() && t->dtype() == like.dtype(),
+                c.path << ": " << name << " is " << t->shape() << " " << engine::dtype_name(t->dtype())
+                       << " in the checkpoint but " << like.shape() << " " << engine::dtype_name(like.dtype())
+                       << " in the model (a checkpoint of another model?)");
+  return *t;
 }
 
 nn::SafetensorsFile checkpoint_file(int64_t step, const nn::Module& model, const nn::Optimizer& optimizer,
@@ -145,17 +149,25 @@ RunCheckpoint read_run_checkpoint(const std::string& path) {
   return c;
 }
 
+std::vector<const engine::Tensor*> checkpoint_parameters(const RunCheckpoint& c, const nn::Module& model) {
+  std::vector<const engine::Tensor*> params;
+  for (const auto& [name, p] : model.named_parameters()) params.push_back(&matching_tensor(c, "model." + name, p));
+  return params;
+}
+
 void restore_run_checkpoint(const RunCheckpoint& c, nn::Module& model, nn::Optimizer* optimizer) {
   std::set<std::string> used;
-  auto take = [&](const std::string& name) -> const engine::Tensor& {
-    const engine::Tensor* t = c.file.find(name);
-    LONGMIX_CHECK(t, c.path << ": has no tensor '" << name << "' (a checkpoint of another model?)");
-    used.insert(name);
-    return *t;
-  };
-  for (auto& [name, t] : model.named_parameters()) copy_into(take("model." + name), t, c.path + ": model." + name);
+  const std::vector<const engine::Tensor*> params = checkpoint_parameters(c, model);
+  auto named = model.named_parameters();
+  for (size_t i = 0; i < named.size(); ++i) {
+    named[i].second.copy_from(*params[i]);
+    used.insert("model." + named[i].first);
+  }
   if (optimizer)
-    for (auto& [name, t] : optimizer->state()) copy_into(take("optim." + name), t, c.path + ": optim." + name);
+    for (auto& [name, t] : optimizer->state()) {
+      t.copy_from(matching_tensor(c, "optim." + name, t));
+      used.insert("optim." + name);
+    }
   for (const auto& [name, t] : c.file.tensors)
     LONGMIX_CHECK(used.count(name) || (!optimizer && name.rfind("optim.", 0) == 0),
                   c.path << ": tensor '" << name << "' belongs to no part of this model (a checkpoint of another model?)");

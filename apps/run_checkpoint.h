@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "apps/flags.h"
 #include "nn/module.h"
@@ -40,6 +41,10 @@ RunCheckpoint read_run_checkpoint(const std::string& path);
 
 // The validation accuracy a best.safetensors was kept for; refused when absent or malformed.
 double best_val_accuracy(const RunCheckpoint& checkpoint);
+
+// The checkpoint's "model.NAME" tensor for each of the model's parameters, in
+// named_parameters() order; one missing, or shaped or typed unlike the model's, is refused.
+std::vector<const engine::Tensor*> checkpoint_parameters(const RunCheckpoint& checkpoint, const nn::Module& model);
 
 // Copies parameters, generator states and (unless optimizer is nullptr) optimizer state into a
 // model built from the same configuration; a checkpoint of another model (missing, extra or

@@ -204,6 +204,14 @@ TEST(RunCheckpoint, KeepBestTestsTheBestValidationStepAndResumesIt) {
   EXPECT_NE(error_of([&] { apps::train(train_flags({{"resume", split_dir}, {"steps", "50"}}), true); })
                 .find("no 'val_accuracy'"),
             std::string::npos);
+  // So is one that lacks a parameter of the model (another model's, or damaged).
+  f.metadata["val_accuracy"] = "0.5";
+  const std::string dropped = f.tensors.front().first;
+  f.tensors.erase(f.tensors.begin());
+  nn::write_safetensors(split_dir + "/best.safetensors", f);
+  EXPECT_NE(error_of([&] { apps::train(train_flags({{"resume", split_dir}, {"steps", "50"}}), true); })
+                .find("has no tensor '" + dropped + "'"),
+            std::string::npos);
 }
 
 TEST(EvalAndPlot, EvalReproducesTheRunsTestMetricsAndPlotWritesCurves) {

@@ -166,6 +166,7 @@ void BM_FactorMlp(benchmark::State& state) {
     for (Tensor* t : {&x, &w1, &b1, &w2, &b2}) t->zero_grad();
     Tensor out = ops::factor_mlp(x, w1, b1, w2, b2);
     if (with_backward) engine::backward(out, dout);
+    else engine::clear_tape();  // recorded as in training, then dropped (else the tape grows)
   };
   pass();  // warm-up: primitives created, allocator cache filled
   for (auto _ : state) pass();
@@ -174,6 +175,36 @@ void BM_FactorMlp(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_FactorMlp)
+    ->ArgNames({"log2N", "threads", "backward"})
+    ->ArgsProduct({{10}, {1, 2}, {0, 1}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// Paramixer's g (ops::gelu_mlp: Linear(D, H) - GELU - Linear(H, D)) at the adding preset's
+// shape, B * N rows, D = H = 32: the same chunked op as the factor MLPs with M = 1 and L = D.
+void BM_GeluMlp(benchmark::State& state) {
+  const int64_t B = 32, D = 32, H = 32, N = int64_t{1} << state.range(0);
+  const bool with_backward = state.range(2) != 0;
+  engine::set_num_threads(static_cast<int>(state.range(1)));
+  engine::Rng rng(1);
+  Tensor x = Tensor::randn({B * N, D}, rng), w1 = Tensor::randn({H, D}, rng, engine::DType::f32, 0.2);
+  Tensor b1 = Tensor::randn({H}, rng), w2 = Tensor::randn({D, H}, rng, engine::DType::f32, 0.2);
+  Tensor b2 = Tensor::randn({D}, rng);
+  const Tensor dout = Tensor::randn({B * N, D}, rng);
+  for (Tensor* t : {&x, &w1, &b1, &w2, &b2}) t->set_requires_grad();
+  auto pass = [&] {
+    for (Tensor* t : {&x, &w1, &b1, &w2, &b2}) t->zero_grad();
+    Tensor out = ops::gelu_mlp(x, w1, b1, w2, b2);
+    if (with_backward) engine::backward(out, dout);
+    else engine::clear_tape();  // recorded as in training, then dropped (else the tape grows)
+  };
+  pass();  // warm-up: primitives created, allocator cache filled
+  for (auto _ : state) pass();
+  const double fwd_flops = 2.0 * B * N * H * (D + D);
+  const double flops = with_backward ? fwd_flops + 2.0 * B * N * H * (3 * D + 2 * D) : fwd_flops;
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_GeluMlp)
     ->ArgNames({"log2N", "threads", "backward"})
     ->ArgsProduct({{10}, {1, 2}, {0, 1}})
     ->UseRealTime()

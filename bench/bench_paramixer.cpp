@@ -151,28 +151,37 @@ BENCHMARK(BM_ParamixerTrainStep)
 
 namespace {
 
-void BM_FactorMlp(benchmark::State& state) {
-  const int64_t B = 32, D = 32, H = 32, N = int64_t{1} << state.range(0), M = ops::num_factors(N);
+// Times one stacked MLP of R = B * N rows (M heads of H hidden units and L outputs each) on
+// random inputs, forward or forward + backward; `op` is factor_mlp or gelu_mlp. Counter:
+// GFLOP/s of the GEMM work.
+template <class Op>
+void run_stacked_mlp(benchmark::State& state, int64_t R, int64_t D, int64_t M, int64_t H, int64_t L,
+                     const engine::Shape& w2_shape, const engine::Shape& b2_shape, Op op) {
   const bool with_backward = state.range(2) != 0;
   engine::set_num_threads(static_cast<int>(state.range(1)));
-  const int64_t L = static_cast<int64_t>(ops::protocol_offsets(ops::Protocol::chord, N, 0).size());
   engine::Rng rng(1);
-  Tensor x = Tensor::randn({B * N, D}, rng), w1 = Tensor::randn({M * H, D}, rng, engine::DType::f32, 0.2);
-  Tensor b1 = Tensor::randn({M * H}, rng), w2 = Tensor::randn({M, L, H}, rng, engine::DType::f32, 0.2);
-  Tensor b2 = Tensor::randn({M, L}, rng);
-  const Tensor dout = Tensor::randn({M, B * N, L}, rng);
+  Tensor x = Tensor::randn({R, D}, rng), w1 = Tensor::randn({M * H, D}, rng, engine::DType::f32, 0.2);
+  Tensor b1 = Tensor::randn({M * H}, rng), w2 = Tensor::randn(w2_shape, rng, engine::DType::f32, 0.2);
+  Tensor b2 = Tensor::randn(b2_shape, rng);
+  const Tensor dout = Tensor::randn(op(x, w1, b1, w2, b2).shape(), rng);  // (nothing requires grad yet)
   for (Tensor* t : {&x, &w1, &b1, &w2, &b2}) t->set_requires_grad();
   auto pass = [&] {
     for (Tensor* t : {&x, &w1, &b1, &w2, &b2}) t->zero_grad();
-    Tensor out = ops::factor_mlp(x, w1, b1, w2, b2);
+    Tensor out = op(x, w1, b1, w2, b2);
     if (with_backward) engine::backward(out, dout);
     else engine::clear_tape();  // recorded as in training, then dropped (else the tape grows)
   };
   pass();  // warm-up: primitives created, allocator cache filled
   for (auto _ : state) pass();
-  const double fwd_flops = 2.0 * B * N * M * H * (D + L);
-  const double flops = with_backward ? fwd_flops + 2.0 * B * N * M * H * (3 * D + 2 * L) : fwd_flops;
+  const double fwd_flops = 2.0 * R * M * H * (D + L);
+  const double flops = with_backward ? fwd_flops + 2.0 * R * M * H * (3 * D + 2 * L) : fwd_flops;
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_FactorMlp(benchmark::State& state) {
+  const int64_t B = 32, D = 32, H = 32, N = int64_t{1} << state.range(0), M = ops::num_factors(N);
+  const int64_t L = static_cast<int64_t>(ops::protocol_offsets(ops::Protocol::chord, N, 0).size());
+  run_stacked_mlp(state, B * N, D, M, H, L, {M, L, H}, {M, L}, ops::factor_mlp);
 }
 BENCHMARK(BM_FactorMlp)
     ->ArgNames({"log2N", "threads", "backward"})
@@ -184,25 +193,7 @@ BENCHMARK(BM_FactorMlp)
 // shape, B * N rows, D = H = 32: the same chunked op as the factor MLPs with M = 1 and L = D.
 void BM_GeluMlp(benchmark::State& state) {
   const int64_t B = 32, D = 32, H = 32, N = int64_t{1} << state.range(0);
-  const bool with_backward = state.range(2) != 0;
-  engine::set_num_threads(static_cast<int>(state.range(1)));
-  engine::Rng rng(1);
-  Tensor x = Tensor::randn({B * N, D}, rng), w1 = Tensor::randn({H, D}, rng, engine::DType::f32, 0.2);
-  Tensor b1 = Tensor::randn({H}, rng), w2 = Tensor::randn({D, H}, rng, engine::DType::f32, 0.2);
-  Tensor b2 = Tensor::randn({D}, rng);
-  const Tensor dout = Tensor::randn({B * N, D}, rng);
-  for (Tensor* t : {&x, &w1, &b1, &w2, &b2}) t->set_requires_grad();
-  auto pass = [&] {
-    for (Tensor* t : {&x, &w1, &b1, &w2, &b2}) t->zero_grad();
-    Tensor out = ops::gelu_mlp(x, w1, b1, w2, b2);
-    if (with_backward) engine::backward(out, dout);
-    else engine::clear_tape();  // recorded as in training, then dropped (else the tape grows)
-  };
-  pass();  // warm-up: primitives created, allocator cache filled
-  for (auto _ : state) pass();
-  const double fwd_flops = 2.0 * B * N * H * (D + D);
-  const double flops = with_backward ? fwd_flops + 2.0 * B * N * H * (3 * D + 2 * D) : fwd_flops;
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  run_stacked_mlp(state, B * N, D, 1, H, D, {D, H}, {D}, ops::gelu_mlp);
 }
 BENCHMARK(BM_GeluMlp)
     ->ArgNames({"log2N", "threads", "backward"})

@@ -31,7 +31,16 @@ void OpProfile::backward(const char* op, double seconds) { add(op, 1, seconds); 
 
 void OpProfile::mark() { last_ = now(); }
 
+OpProfile::Pause::Pause() {
+  if (OpProfile* p = instance()) ++p->paused_;
+}
+
+OpProfile::Pause::~Pause() {
+  if (OpProfile* p = instance()) --p->paused_;
+}
+
 void OpProfile::add(const char* op, int pass, double seconds) {
+  if (paused_ > 0) return;
   times_[op][static_cast<size_t>(pass)] += seconds;
   if (pass == 0) ++calls_[op];
 }

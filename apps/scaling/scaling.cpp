@@ -18,6 +18,7 @@
 #include "engine/check.h"
 #include "engine/cpu.h"
 #include "engine/flop_counter.h"
+#include "engine/op_profile.h"
 #include "engine/threads.h"
 #include "nn/json.h"
 
@@ -115,7 +116,10 @@ ScalingReport run_scaling(const Flags& f, bool quiet) {
     double base_s = 0;
     for (int64_t t : threads) {
       engine::set_num_threads(static_cast<int>(t));
-      w->run();  // warm-up: buffers allocated, primitives created, pages touched
+      {
+        const engine::OpProfile::Pause unprofiled;  // LONGMIX_PROFILE reports the timed runs only
+        w->run();  // warm-up: buffers allocated, primitives created, pages touched
+      }
       std::vector<double> times;
       engine::reset_peak_in_use();
       const double flops0 = engine::flops_counted();

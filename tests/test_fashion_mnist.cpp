@@ -176,7 +176,9 @@ TEST(FashionMnist, BadFilesAreRefusedByName) {
   std::fclose(f);
   EXPECT_NE(error_of([&] { apps::FashionMnistTask t(c); }).find("wrong magic number"), std::string::npos);
   c.data_dir = dir + "/nowhere";
-  EXPECT_NE(error_of([&] { apps::FashionMnistTask t(c); }).find("cannot open"), std::string::npos);
+  const std::string missing = error_of([&] { apps::FashionMnistTask t(c); });
+  EXPECT_NE(missing.find("cannot open " + c.data_dir + "/train-images-idx3-ubyte.gz"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("apt-get install dataset-fashion-mnist"), std::string::npos) << missing;
 }
 
 }  // namespace

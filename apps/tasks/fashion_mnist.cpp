@@ -1,5 +1,6 @@
 #include "apps/tasks/fashion_mnist.h"
 
+#include <filesystem>
 #include <numeric>
 
 #include "apps/tasks/idx_file.h"
@@ -16,6 +17,11 @@ void load_pair(const std::string& dir, const char* stem, std::vector<uint8_t>& i
                int64_t& n) {
   const std::string image_path = dir + "/" + stem + "-images-idx3-ubyte.gz";
   const std::string label_path = dir + "/" + stem + "-labels-idx1-ubyte.gz";
+  for (const std::string& path : {image_path, label_path})
+    LONGMIX_CHECK(std::filesystem::exists(path),
+                  "cannot open " << path << ": no such file (Debian's dataset-fashion-mnist package puts the gzip IDX "
+                                            "files in /usr/share/datasets/fashion-mnist: apt-get install "
+                                            "dataset-fashion-mnist; --data-dir points elsewhere)");
   IdxArray im = read_idx_ubyte(image_path, 3), lb = read_idx_ubyte(label_path, 1);
   LONGMIX_CHECK(im.dims[1] == kSide && im.dims[2] == kSide,
                 image_path << ": images are " << im.dims[1] << " x " << im.dims[2] << ", expected 28 x 28");

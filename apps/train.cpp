@@ -183,7 +183,7 @@ void add_train_flags(Flags& f) {
   f.add_int("warmup", 0, "linear warm-up steps");
   f.add_double("clip", 0, "clip the global gradient norm to this (0: off)");
   f.add_bool("skip-nonfinite", false, "skip a step whose loss or gradient is NaN or infinite (default: stop, naming the step and parameter)");
-  f.add_int("seed", 0, "seed for data, initialization and dropout");
+  f.add_int("seed", 0, "seed for initialization, dropout and (unless --data-seed is given) the data");
   f.add_int("threads", 0, "threads for our kernels and oneDNN (0: OMP_NUM_THREADS or all cores)");
   f.add_string("out", "", "run directory for metrics.jsonl and config.json (default runs/MODEL-TASK)");
   f.add_int("eval-every", 500, "evaluate on the validation split every this many steps (0: only at the end)");

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "apps/tasks/listops.h"
+#include "apps/tasks/registry.h"
 #include "nn/encoder.h"
 #include "tests/test_util.h"
 
@@ -52,6 +53,27 @@ TEST(ListOps, ExamplesHaveTheirValueLengthAndMask) {
                                            b.inputs.block_view(0, {1, 700}).clone()));
   c.seq_len = 8;
   EXPECT_THROW(apps::ListOpsTask bad(c), engine::Error);
+}
+
+// --data-seed fixes the data alone: runs that differ only in --seed share it (and so their
+// test split); without it the data follow --seed.
+TEST(ListOps, DataSeedFixesTheDataWhateverTheSeed) {
+  auto test_inputs = [](const std::string& seed, const std::string& data_seed) {
+    apps::Flags f;
+    apps::add_task_flags(f);
+    f.add_int("seed", 0, "");
+    f.set("task", "listops");
+    f.set("seq-len", "600");
+    f.set("seed", seed);
+    f.set("data-seed", data_seed);
+    return apps::make_task(f)->batch(apps::Split::test, 0, 4).inputs;
+  };
+  const Tensor seed0 = test_inputs("0", "-1");
+  EXPECT_TRUE(testing_util::bitwise_equal(test_inputs("1", "0"), seed0));
+  EXPECT_TRUE(testing_util::bitwise_equal(test_inputs("7", "0"), seed0));
+  EXPECT_FALSE(testing_util::bitwise_equal(test_inputs("1", "-1"), seed0));
+  EXPECT_TRUE(testing_util::bitwise_equal(test_inputs("1", "-1"), test_inputs("0", "1")));
+  EXPECT_THROW(test_inputs("0", "-2"), engine::Error);
 }
 
 // Whatever the padded positions hold, an encoder's output is the same: they are masked out of

@@ -18,13 +18,18 @@ void add_task_flags(Flags& flags) {
   flags.add_string("task", "teacher", "task: teacher (generated MLP problem), adding, order, listops, fashion-mnist");
   flags.add_int("seq-len", 1024, "sequence length N (adding, order; listops: the padded length, 2000 as in LRA; fashion-mnist: 784, or 1024 padded to 32 x 32)");
   add_fashion_mnist_flags(flags);
+  flags.add_int("data-seed", -1,
+                "seed of the task's data alone (generated splits, training order, fashion-mnist's validation "
+                "carve): runs that vary only --seed then share one data set and test split (-1: --seed)");
   flags.add_int("features", 16, "teacher task: input features");
   flags.add_int("classes", 4, "teacher task: classes");
 }
 
 std::unique_ptr<Task> make_task(const Flags& flags) {
   const std::string& name = flags.get_string("task");
-  const uint64_t seed = static_cast<uint64_t>(flags.get_int("seed"));
+  const int64_t data_seed = flags.get_int("data-seed");
+  LONGMIX_CHECK(data_seed >= -1, "--data-seed must be >= 0 (or -1: --seed), got " << data_seed);
+  const uint64_t seed = static_cast<uint64_t>(data_seed >= 0 ? data_seed : flags.get_int("seed"));
   LONGMIX_CHECK(!flags.get_bool("augment") || name == "fashion-mnist",
                 "--augment applies to the fashion-mnist task only, not '" << name << "'");
   LONGMIX_CHECK(flags.get_string("pixels") == "tokens" || name == "fashion-mnist",

@@ -19,8 +19,8 @@ void add_task_flags(Flags& flags) {
   flags.add_int("seq-len", 1024, "sequence length N (adding, order; listops: the padded length, 2000 as in LRA; fashion-mnist: 784, or 1024 padded to 32 x 32)");
   add_fashion_mnist_flags(flags);
   flags.add_int("data-seed", -1,
-                "seed of the task's data alone (generated splits, training order, fashion-mnist's validation "
-                "carve): runs that vary only --seed then share one data set and test split (-1: --seed)");
+                "seed of the task's data alone (generated splits, training order, fashion-mnist's shuffles and "
+                "augmentation): runs that vary only --seed then share one data set and test split (-1: --seed)");
   flags.add_int("features", 16, "teacher task: input features");
   flags.add_int("classes", 4, "teacher task: classes");
 }

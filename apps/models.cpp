@@ -60,6 +60,12 @@ int64_t positive(const Flags& f, const char* name) {
   return v;
 }
 
+int64_t head_hidden(const Flags& f) {
+  const int64_t v = f.get_int("head-hidden");
+  LONGMIX_CHECK(v >= 0, "--head-hidden must be >= 0 (0: a linear head), got " << v);
+  return v;
+}
+
 }  // namespace
 
 void add_model_flags(Flags& flags) {
@@ -75,6 +81,7 @@ void add_model_flags(Flags& flags) {
   flags.add_string("protocol", "chord", "paramixer sparse-factor protocol: chord or cdil");
   flags.add_bool("pos-emb", false, "learned positional embedding (paramixer)");
   flags.add_string("pooling", "flatten", "head over positions: flatten or mean (paramixer)");
+  flags.add_int("head-hidden", 0, "0: a linear head over the pooled positions; N > 0: an MLP head, Linear - GELU - Linear, N wide, as LRA's classifiers (paramixer, mra, transformer)");
   flags.add_double("dropout", 0, "dropout probability");
   flags.add_bool("recompute", false, "keep only layer inputs, recompute the rest in backward (less memory)");
 }
@@ -107,6 +114,7 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
     LONGMIX_CHECK(pooling == "flatten" || pooling == "mean",
                   "unknown pooling '" << pooling << "' (available: flatten, mean)");
     c.mean_pool = pooling == "mean";
+    c.head_hidden = head_hidden(flags);
     c.outputs = task.num_outputs();
     return std::make_unique<ParamixerModel>(c, rng);
   }
@@ -131,6 +139,7 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
     c.input_features = task.vocab_size() > 0 ? 0 : task.input_features();
     c.outputs = task.num_outputs();
     c.image_patches = flags.get_bool("patches");
+    c.head_hidden = head_hidden(flags);
     return std::make_unique<EncoderModel>(c, rng);
   }
   throw engine::Error("unknown model '" + name + "' (available: mlp, paramixer, mra, transformer)");

@@ -52,7 +52,7 @@ EncoderNet::EncoderNet(const EncoderNetConfig& c, engine::Rng& rng) : cfg_(c), f
     register_module("blocks." + std::to_string(l), *blocks_.back());
   }
   register_module("final_norm", final_norm_);
-  head_ = std::make_unique<Linear>(D, c.outputs, rng);
+  head_ = std::make_unique<Head>(D, c.head_hidden, c.outputs, rng);
   register_module("head", *head_);
 }
 

@@ -2,12 +2,13 @@
 //   X <- X + Dropout(Wo Attention(LN(X)))
 //   X <- X + Dropout(Linear(F, D)(Dropout(GELU(Linear(D, F)(LN(X))))))
 // and the network around it: token Embedding or Linear input, learned positional embedding,
-// the blocks, a final LayerNorm, mean pooling and a linear head.
+// the blocks, a final LayerNorm, mean pooling and a head (linear, or an MLP: nn::Head).
 #pragma once
 #include <memory>
 #include <vector>
 
 #include "nn/attention.h"
+#include "nn/head.h"
 #include "nn/input_embedding.h"
 #include "nn/layers.h"
 
@@ -40,6 +41,7 @@ struct EncoderNetConfig {
   int64_t vocab = 0;           // > 0: token ids through an Embedding
   int64_t input_features = 0;  // > 0: continuous inputs through a Linear
   int64_t outputs = 1;
+  int64_t head_hidden = 0;     // > 0: an MLP head of this width (nn::Head), else linear
   bool image_patches = false;  // reorder a square image's tokens into 4 x 8 patches first
 };
 
@@ -58,7 +60,7 @@ class EncoderNet : public Module {
   Tensor positional_;  // (N, D)
   std::vector<std::unique_ptr<EncoderBlock>> blocks_;
   LayerNorm final_norm_;
-  std::unique_ptr<Linear> head_;
+  std::unique_ptr<Head> head_;
   std::vector<int64_t> patch_order_;  // empty unless image_patches
 };
 

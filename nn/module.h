@@ -39,10 +39,16 @@ class Module {
   // The parameter handle is shared with the caller's member, so updates are seen by both.
   void register_parameter(const std::string& name, Tensor& parameter);
   void register_module(const std::string& name, Module& child);
+  // The child's parameters and generators under this module's own names, without a prefix of
+  // their own (a wrapper that keeps a checkpoint's names: nn::Head's "head.weight").
+  void register_inline(Module& child);
   void register_rng(const std::string& name, engine::Rng& rng);
 
  private:
   void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
+  static std::string child_prefix(const std::string& prefix, const std::string& name) {
+    return name.empty() ? prefix : prefix + name + ".";  // empty: registered inline
+  }
   std::vector<std::pair<std::string, Tensor>> parameters_;
   std::vector<std::pair<std::string, Module*>> children_;
   std::vector<std::pair<std::string, engine::Rng*>> rngs_;

@@ -78,7 +78,7 @@ ParamixerNet::ParamixerNet(const ParamixerNetConfig& c, engine::Rng& rng) : cfg_
     layers_.push_back(std::make_unique<ParamixerLayer>(c.layer, rng, rng.next_u64()));
     register_module("layers." + std::to_string(l), *layers_.back());
   }
-  head_ = std::make_unique<Linear>(c.mean_pool ? D : N * D, c.outputs, rng);
+  head_ = std::make_unique<Head>(c.mean_pool ? D : N * D, c.head_hidden, c.outputs, rng);
   register_module("head", *head_);
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/head.h"
 #include "nn/input_embedding.h"
 #include "nn/layers.h"
 #include "ops/paramixer/protocols.h"
@@ -53,6 +54,7 @@ struct ParamixerNetConfig {
   int64_t input_features = 0;  // > 0: continuous inputs through a Linear
   bool positional = false;     // learned positional embedding (N, D)
   bool mean_pool = false;      // head: mean over positions, else flatten (N*D)
+  int64_t head_hidden = 0;     // > 0: an MLP head of this width (nn::Head), else linear
   int64_t outputs = 1;
 };
 
@@ -67,7 +69,7 @@ class ParamixerNet : public Module {
   std::unique_ptr<InputEmbedding> embedding_;
   Tensor positional_;  // (N, D) when enabled
   std::vector<std::unique_ptr<ParamixerLayer>> layers_;
-  std::unique_ptr<Linear> head_;
+  std::unique_ptr<Head> head_;
 };
 
 }  // namespace nn

@@ -106,12 +106,13 @@ apps::Flags train_flags(std::initializer_list<std::pair<const char*, std::string
 }
 
 // 40 steps in one go give bitwise the same losses as 20 + resume + 20: parameters, Adam state,
-// the dropout generators and the data position all come back.
-void resume_is_bitwise(const char* model, const char* task) {
+// the dropout generators and the data position all come back; and the model's shape from the
+// saved configuration (with head_hidden > 0, an MLP head the default flags would not build).
+void resume_is_bitwise(const char* model, const char* task, const char* head_hidden) {
   const std::string one = temp_dir(std::string("resume_one_") + model), two = temp_dir(std::string("resume_two_") + model);
   auto flags = [&](const std::string& out, int steps) {
     return train_flags({{"model", model}, {"task", task}, {"seq-len", "40"}, {"dropout", "0.1"},
-                        {"dim", "16"}, {"hidden", "16"}, {"block", "8"}, {"batch", "8"},
+                        {"dim", "16"}, {"hidden", "16"}, {"block", "8"}, {"batch", "8"}, {"head-hidden", head_hidden},
                         {"steps", std::to_string(steps)}, {"schedule", "constant"}, {"warmup", "0"},
                         {"eval-every", "0"}, {"save-every", "10"}, {"out", out}});
   };
@@ -124,8 +125,8 @@ void resume_is_bitwise(const char* model, const char* task) {
   EXPECT_EQ(rest.test.loss, whole.test.loss) << model;
 }
 
-TEST(RunCheckpoint, ResumeIsBitwiseParamixer) { resume_is_bitwise("paramixer", "adding"); }
-TEST(RunCheckpoint, ResumeIsBitwiseMra) { resume_is_bitwise("mra", "order"); }
+TEST(RunCheckpoint, ResumeIsBitwiseParamixer) { resume_is_bitwise("paramixer", "adding", "0"); }
+TEST(RunCheckpoint, ResumeIsBitwiseMraWithAnMlpHead) { resume_is_bitwise("mra", "order", "12"); }
 
 TEST(RunCheckpoint, KeepsTheNewestAndRefusesOtherModelsAndBadResumes) {
   const std::string dir = temp_dir("keep");

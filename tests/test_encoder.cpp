@@ -1,15 +1,20 @@
 // The attention encoders: head layout ops, patch order, whole-network gradient checks for
-// MRA-2 and exact attention, and a learning test from the CLI's training loop.
+// MRA-2 and exact attention, the classifier head, and a learning test from the CLI's training loop.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "apps/flags.h"
 #include "apps/train.h"
 #include "nn/encoder.h"
+#include "nn/head.h"
 #include "nn/patch_order.h"
+#include "ops/activations.h"
 #include "ops/attention/heads.h"
+#include "ops/elementwise.h"
+#include "ops/matmul.h"
 #include "tests/test_util.h"
 
 using engine::DType;
@@ -45,7 +50,7 @@ TEST(PatchOrder, BlocksOf32AreFourByEightPatches) {
   EXPECT_THROW(nn::patch_order(28), engine::Error);
 }
 
-void gradcheck_encoder(nn::AttentionKind kind, bool masked) {
+void gradcheck_encoder(nn::AttentionKind kind, bool masked, int64_t head_hidden = 0) {
   engine::Rng rng(2);
   nn::EncoderNetConfig c;
   c.seq_len = 37;
@@ -58,6 +63,7 @@ void gradcheck_encoder(nn::AttentionKind kind, bool masked) {
   c.block.attention.kind = kind;
   c.block.attention.mra.block = 8;
   c.block.attention.mra.blocks_per_row = 2;
+  c.head_hidden = head_hidden;
   nn::EncoderNet net(c, rng);
   net.to(DType::f64);
   std::vector<int32_t> ids;
@@ -80,6 +86,43 @@ void gradcheck_encoder(nn::AttentionKind kind, bool masked) {
 
 TEST(EncoderNet, GradcheckExactAttention) { gradcheck_encoder(nn::AttentionKind::exact, false); }
 TEST(EncoderNet, GradcheckMraWithKeyMask) { gradcheck_encoder(nn::AttentionKind::mra, true); }
+TEST(EncoderNet, GradcheckMraWithKeyMaskAndMlpHead) { gradcheck_encoder(nn::AttentionKind::mra, true, 5); }
+
+// A linear head keeps the names checkpoints already hold; an MLP head has torch's Sequential
+// numbering under the same "head." prefix, and its forward is fc2(gelu(fc1(pooled))).
+TEST(EncoderNet, HeadNamesAndMlpHeadForward) {
+  auto names_of = [](int64_t head_hidden) {
+    engine::Rng rng(4);
+    nn::EncoderNetConfig c;
+    c.seq_len = 8;
+    c.vocab = 5;
+    c.outputs = 3;
+    c.head_hidden = head_hidden;
+    std::map<std::string, engine::Shape> shapes;
+    for (auto& [name, t] : nn::EncoderNet(c, rng).named_parameters())
+      if (name.rfind("head.", 0) == 0) shapes[name] = t.shape();
+    return shapes;
+  };
+  // D = 64, the default width.
+  const std::map<std::string, engine::Shape> linear = {{"head.weight", {3, 64}}, {"head.bias", {3}}};
+  EXPECT_EQ(names_of(0), linear);
+  const std::map<std::string, engine::Shape> mlp = {
+      {"head.0.weight", {7, 64}}, {"head.0.bias", {7}}, {"head.2.weight", {3, 7}}, {"head.2.bias", {3}}};
+  EXPECT_EQ(names_of(7), mlp);
+
+  engine::Rng rng(5);
+  const nn::Head head(4, 6, 2, rng);
+  std::map<std::string, Tensor> p;
+  for (auto& [name, t] : head.named_parameters()) p[name] = t;
+  const Tensor x = Tensor::randn({3, 4}, rng);
+  const Tensor want = ops::add(ops::matmul(ops::gelu(ops::add(ops::matmul(x, p.at("0.weight"), false, true),
+                                                              p.at("0.bias"))),
+                                           p.at("2.weight"), false, true),
+                               p.at("2.bias"));
+  const Tensor got = head.forward(x);
+  for (int64_t i = 0; i < want.numel(); ++i) EXPECT_NEAR(got.data<float>()[i], want.data<float>()[i], 1e-5);
+  EXPECT_THROW(nn::Head(4, -1, 2, rng), engine::Error);
+}
 
 apps::Flags train_flags(std::initializer_list<std::pair<const char*, std::string>> overrides) {
   apps::Flags f;

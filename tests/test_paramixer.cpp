@@ -46,7 +46,7 @@ TEST(ParamixerLayer, WholeLayerGradcheck) {
   }
 }
 
-TEST(ParamixerNet, GradcheckWithTokensPositionsAndMeanPooling) {
+void gradcheck_paramixer_net(int64_t head_hidden) {
   engine::Rng rng(2);
   nn::ParamixerNetConfig c;
   c.layer.seq_len = 13;
@@ -58,6 +58,7 @@ TEST(ParamixerNet, GradcheckWithTokensPositionsAndMeanPooling) {
   c.positional = true;
   c.mean_pool = true;
   c.outputs = 3;
+  c.head_hidden = head_hidden;
   nn::ParamixerNet net(c, rng);
   net.to(DType::f64);
   std::vector<int32_t> ids;
@@ -72,6 +73,9 @@ TEST(ParamixerNet, GradcheckWithTokensPositionsAndMeanPooling) {
   const auto r = engine::gradcheck([&] { return net.forward(tokens); }, params, {}, names);
   EXPECT_TRUE(r.ok) << r.report;
 }
+
+TEST(ParamixerNet, GradcheckWithTokensPositionsAndMeanPooling) { gradcheck_paramixer_net(0); }
+TEST(ParamixerNet, GradcheckWithAnMlpHead) { gradcheck_paramixer_net(4); }
 
 TEST(ParamixerNet, ParameterNamesAndShapes) {
   engine::Rng rng(3);

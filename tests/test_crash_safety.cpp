@@ -57,8 +57,9 @@ int run(const std::string& args, const std::string& env = "") {
 void expect_checkpoints_whole(const std::string& dir) {
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind("checkpoint-", 0) == 0 && e.path().extension() == ".safetensors")
+    if (name.rfind("checkpoint-", 0) == 0 && e.path().extension() == ".safetensors") {
       EXPECT_NO_THROW(apps::read_run_checkpoint(e.path().string())) << name;
+    }
   }
 }
 

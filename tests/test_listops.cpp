@@ -76,6 +76,44 @@ TEST(ListOps, DataSeedFixesTheDataWhateverTheSeed) {
   EXPECT_THROW(test_inputs("0", "-2"), engine::Error);
 }
 
+// --test-size / --val-size resize a generated split without changing its examples: the
+// default 2000-example test split is the start of a larger one. Bad sizes, and the flags on
+// fashion-mnist (whose splits are the dataset's), are refused.
+TEST(ListOps, SplitSizeFlagsExtendTheSplitsAndKeepTheirExamples) {
+  auto task_with = [](const std::string& task, const std::string& val_size, const std::string& test_size) {
+    apps::Flags f;
+    apps::add_task_flags(f);
+    f.add_int("seed", 0, "");
+    f.set("task", task);
+    f.set("seq-len", "600");
+    f.set("val-size", val_size);
+    f.set("test-size", test_size);
+    return apps::make_task(f);
+  };
+  const auto standard = task_with("listops", "-1", "-1");
+  const auto large = task_with("listops", "50", "5000");
+  EXPECT_EQ(standard->split_size(apps::Split::test), 2000);
+  EXPECT_EQ(standard->split_size(apps::Split::val), 2000);
+  EXPECT_EQ(large->split_size(apps::Split::test), 5000);
+  EXPECT_EQ(large->split_size(apps::Split::val), 50);
+  EXPECT_TRUE(testing_util::bitwise_equal(large->batch(apps::Split::test, 1996, 4).inputs,
+                                          standard->batch(apps::Split::test, 1996, 4).inputs));
+  EXPECT_NO_THROW(large->batch(apps::Split::test, 4998, 2));
+  EXPECT_THROW(standard->batch(apps::Split::test, 4998, 2), engine::Error);
+  EXPECT_THROW(large->batch(apps::Split::val, 49, 2), engine::Error);
+  EXPECT_EQ(task_with("adding", "-1", "300")->split_size(apps::Split::test), 300);
+  EXPECT_EQ(task_with("adding", "-1", "-1")->split_size(apps::Split::val), 1000);
+  EXPECT_EQ(task_with("teacher", "7", "-1")->split_size(apps::Split::val), 7);
+  EXPECT_THROW(task_with("listops", "0", "-1"), engine::Error);
+  EXPECT_THROW(task_with("listops", "-1", "-5"), engine::Error);
+  try {
+    task_with("fashion-mnist", "-1", "5000");
+    ADD_FAILURE() << "fashion-mnist accepted --test-size";
+  } catch (const engine::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--test-size"), std::string::npos) << e.what();
+  }
+}
+
 // Whatever the padded positions hold, an encoder's output is the same: they are masked out of
 // attention (as keys) and of the pooling.
 TEST(ListOps, EncodersIgnoreWhatIsUnderThePaddingMask) {

@@ -82,6 +82,10 @@ void add_model_flags(Flags& flags) {
   flags.add_bool("pos-emb", false, "learned positional embedding (paramixer)");
   flags.add_string("pooling", "flatten", "head over positions: flatten or mean (paramixer)");
   flags.add_int("head-hidden", 0, "0: a linear head over the pooled positions; N > 0: an MLP head, Linear - GELU - Linear, N wide, as LRA's classifiers (paramixer, mra, transformer)");
+  flags.add_double("embedding-std", 1.0,
+                   "initial standard deviation of the token embedding, N(0, s^2) (paramixer, mra, transformer): "
+                   "1 is torch.nn.Embedding's default; 0.02 the LRA code bases' (Nystromformer, MRA), the "
+                   "scale of the learned positional embedding, which 1 outweighs 50 to 1");
   flags.add_double("dropout", 0, "dropout probability");
   flags.add_bool("recompute", false, "keep only layer inputs, recompute the rest in backward (less memory)");
 }
@@ -108,6 +112,7 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
                   "--dropout must be in [0, 1), got " << c.layer.dropout);
     c.layers = positive(flags, "layers");
     c.vocab = task.vocab_size();
+    c.embedding_std = flags.get_double("embedding-std");
     c.input_features = task.vocab_size() > 0 ? 0 : task.input_features();
     c.positional = flags.get_bool("pos-emb");
     const std::string& pooling = flags.get_string("pooling");
@@ -136,6 +141,7 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
     LONGMIX_CHECK(c.block.dropout >= 0 && c.block.dropout < 1, "--dropout must be in [0, 1), got " << c.block.dropout);
     c.layers = positive(flags, "layers");
     c.vocab = task.vocab_size();
+    c.embedding_std = flags.get_double("embedding-std");
     c.input_features = task.vocab_size() > 0 ? 0 : task.input_features();
     c.outputs = task.num_outputs();
     c.image_patches = flags.get_bool("patches");

@@ -43,7 +43,7 @@ EncoderNet::EncoderNet(const EncoderNetConfig& c, engine::Rng& rng) : cfg_(c), f
     LONGMIX_CHECK(side * side == N, "encoder: --patches needs a square image, but " << N << " tokens is not one");
     patch_order_ = patch_order(side);
   }
-  embedding_ = std::make_unique<InputEmbedding>("encoder", c.vocab, c.input_features, D, rng);
+  embedding_ = std::make_unique<InputEmbedding>("encoder", c.vocab, c.input_features, D, rng, c.embedding_std);
   register_module("embedding", *embedding_);
   positional_ = Tensor::randn({N, D}, rng, engine::DType::f32, 0.02);
   register_parameter("positional", positional_);

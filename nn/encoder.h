@@ -39,6 +39,7 @@ struct EncoderNetConfig {
   int64_t seq_len = 1024;
   int64_t layers = 2;
   int64_t vocab = 0;           // > 0: token ids through an Embedding
+  double embedding_std = 1.0;  // its initial N(0, std^2) (nn::Embedding)
   int64_t input_features = 0;  // > 0: continuous inputs through a Linear
   int64_t outputs = 1;
   int64_t head_hidden = 0;     // > 0: an MLP head of this width (nn::Head), else linear

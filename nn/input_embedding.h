@@ -11,7 +11,9 @@ namespace nn {
 class InputEmbedding : public Module {
  public:
   // Exactly one of vocab and features is > 0. `model` names the owner in error messages.
-  InputEmbedding(const std::string& model, int64_t vocab, int64_t features, int64_t dim, engine::Rng& rng);
+  // token_std: the Embedding's initial standard deviation (see nn::Embedding).
+  InputEmbedding(const std::string& model, int64_t vocab, int64_t features, int64_t dim, engine::Rng& rng,
+                 double token_std = 1.0);
   Tensor forward(const Tensor& inputs) const;  // int32 (B, N) or float (B, N, F) -> (B, N, dim)
 
  private:

@@ -31,8 +31,8 @@ LayerNorm::LayerNorm(int64_t dim, double eps)
 
 Tensor LayerNorm::forward(const Tensor& x) const { return ops::layer_norm(x, gamma_, beta_, eps_); }
 
-Embedding::Embedding(int64_t vocab, int64_t dim, engine::Rng& rng)
-    : weight_(Tensor::randn({vocab, dim}, rng)) {
+Embedding::Embedding(int64_t vocab, int64_t dim, engine::Rng& rng, double std)
+    : weight_(Tensor::randn({vocab, dim}, rng, engine::DType::f32, std)) {
   register_parameter("weight", weight_);
 }
 

@@ -38,8 +38,10 @@ class LayerNorm : public Module {
 
 class Embedding : public Module {
  public:
-  Embedding(int64_t vocab, int64_t dim, engine::Rng& rng);  // N(0, 1), as torch.nn.Embedding
-  Tensor forward(const Tensor& ids) const;                  // int32 (...) -> (..., dim)
+  // Weights drawn from N(0, std^2): 1 is torch.nn.Embedding's default, 0.02 the LRA code
+  // bases' (Nystromformer, MRA), the scale of their learned positional embeddings.
+  Embedding(int64_t vocab, int64_t dim, engine::Rng& rng, double std = 1.0);
+  Tensor forward(const Tensor& ids) const;  // int32 (...) -> (..., dim)
   const Tensor& weight() const { return weight_; }
 
  private:

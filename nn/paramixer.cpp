@@ -68,7 +68,7 @@ ParamixerNet::ParamixerNet(const ParamixerNetConfig& c, engine::Rng& rng) : cfg_
   LONGMIX_CHECK(N >= 2, "paramixer: --seq-len must be >= 2, got " << N);
   LONGMIX_CHECK(D >= 1 && c.layer.hidden >= 1 && c.layers >= 1 && c.outputs >= 1,
                 "paramixer: dim, hidden, layers and outputs must be >= 1");
-  embedding_ = std::make_unique<InputEmbedding>("paramixer", c.vocab, c.input_features, D, rng);
+  embedding_ = std::make_unique<InputEmbedding>("paramixer", c.vocab, c.input_features, D, rng, c.embedding_std);
   register_module("embedding", *embedding_);
   if (c.positional) {
     positional_ = Tensor::randn({N, D}, rng, engine::DType::f32, 0.02);

@@ -51,6 +51,7 @@ struct ParamixerNetConfig {
   ParamixerConfig layer;
   int64_t layers = 2;
   int64_t vocab = 0;           // > 0: token ids through an Embedding
+  double embedding_std = 1.0;  // its initial N(0, std^2) (nn::Embedding)
   int64_t input_features = 0;  // > 0: continuous inputs through a Linear
   bool positional = false;     // learned positional embedding (N, D)
   bool mean_pool = false;      // head: mean over positions, else flatten (N*D)

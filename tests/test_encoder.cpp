@@ -1,15 +1,21 @@
 // The attention encoders: head layout ops, patch order, whole-network gradient checks for
-// MRA-2 and exact attention, the classifier head, and a learning test from the CLI's training loop.
+// MRA-2 and exact attention, the classifier head, the token embedding's initial scale, and a
+// learning test from the CLI's training loop.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <map>
 
 #include "apps/flags.h"
+#include "apps/models.h"
+#include "apps/tasks/registry.h"
 #include "apps/train.h"
 #include "nn/encoder.h"
 #include "nn/head.h"
+#include "nn/input_embedding.h"
+#include "nn/paramixer.h"
 #include "nn/patch_order.h"
 #include "ops/activations.h"
 #include "ops/attention/heads.h"
@@ -129,6 +135,79 @@ apps::Flags train_flags(std::initializer_list<std::pair<const char*, std::string
   apps::add_train_flags(f);
   for (const auto& [k, v] : overrides) f.set(k, v);
   return f;
+}
+
+// --embedding-std scales the token embedding's initial draw (the same random numbers, so the
+// rest of the network's initialization is unchanged) in both model families; it is refused
+// where there is no token embedding, and when not positive.
+TEST(EncoderNet, EmbeddingStdScalesTheTokenEmbeddingOnly) {
+  auto encoder_params = [](double std) {
+    engine::Rng rng(6);
+    nn::EncoderNetConfig c;
+    c.seq_len = 8;
+    c.vocab = 40;
+    c.outputs = 3;
+    c.embedding_std = std;
+    std::map<std::string, Tensor> p;
+    for (auto& [name, t] : nn::EncoderNet(c, rng).named_parameters()) p[name] = t;
+    return p;
+  };
+  auto paramixer_embedding = [](double std) {
+    engine::Rng rng(6);
+    nn::ParamixerNetConfig c;
+    c.layer.seq_len = 8;
+    c.layer.dim = 16;
+    c.layer.hidden = 8;
+    c.vocab = 40;
+    c.embedding_std = std;
+    c.outputs = 3;
+    for (auto& [name, t] : nn::ParamixerNet(c, rng).named_parameters())
+      if (name == "embedding.weight") return t;
+    return Tensor();
+  };
+  auto near_scaled = [](const Tensor& small, const Tensor& unit, double scale) {
+    double sum_sq = 0;
+    for (int64_t i = 0; i < unit.numel(); ++i) {
+      EXPECT_NEAR(small.data<float>()[i], scale * unit.data<float>()[i], 1e-7);
+      sum_sq += unit.data<float>()[i] * unit.data<float>()[i];
+    }
+    EXPECT_NEAR(std::sqrt(sum_sq / unit.numel()), 1.0, 0.1);  // the unit draw is N(0, 1)
+  };
+  const auto unit = encoder_params(1.0), small = encoder_params(0.02);
+  near_scaled(small.at("embedding.weight"), unit.at("embedding.weight"), 0.02);
+  for (const auto& [name, t] : unit) {
+    if (name != "embedding.weight") {
+      EXPECT_TRUE(testing_util::bitwise_equal(small.at(name), t)) << name;
+    }
+  }
+  near_scaled(paramixer_embedding(0.02), paramixer_embedding(1.0), 0.02);
+
+  engine::Rng rng(7);
+  EXPECT_THROW(nn::InputEmbedding("encoder", 10, 0, 4, rng, 0.0), engine::Error);
+  EXPECT_THROW(nn::InputEmbedding("encoder", 10, 0, 4, rng, -0.5), engine::Error);
+  EXPECT_THROW(nn::InputEmbedding("paramixer", 0, 3, 4, rng, 0.02), engine::Error);  // continuous inputs
+  EXPECT_NO_THROW(nn::InputEmbedding("paramixer", 0, 3, 4, rng));
+
+  // From the CLI's flags: the order task's tokens, each model family; refused on adding's
+  // continuous inputs.
+  for (const char* model : {"mra", "transformer", "paramixer"}) {
+    auto embedding_rms = [&](const std::string& task, const std::string& std) {
+      const apps::Flags f = train_flags({{"model", model}, {"task", task}, {"seq-len", "64"}, {"embedding-std", std}});
+      const std::unique_ptr<apps::Task> t = apps::make_task(f);
+      engine::Rng init(1);
+      for (auto& [name, w] : apps::make_model(f, *t, init)->module().named_parameters()) {
+        if (name != "embedding.weight") continue;
+        double sum_sq = 0;
+        for (int64_t i = 0; i < w.numel(); ++i) sum_sq += w.data<float>()[i] * w.data<float>()[i];
+        return std::sqrt(sum_sq / w.numel());
+      }
+      return -1.0;
+    };
+    const double rms = embedding_rms("order", "0.05");
+    EXPECT_GT(rms, 0.02) << model;
+    EXPECT_LT(rms, 0.1) << model;
+    EXPECT_THROW(embedding_rms("adding", "0.05"), engine::Error) << model;
+  }
 }
 
 // The temporal-order task from the CLI's presets, shortened to 400 steps: chance is 25%; with

@@ -1,5 +1,7 @@
 #include "apps/models.h"
 
+#include <cmath>
+
 #include "engine/check.h"
 #include "nn/encoder.h"
 #include "nn/layers.h"
@@ -66,6 +68,16 @@ int64_t head_hidden(const Flags& f) {
   return v;
 }
 
+// --embedding-std, checked here to name the flag (nn::InputEmbedding checks it too).
+double embedding_std(const Flags& f, const Task& task) {
+  const double v = f.get_double("embedding-std");
+  LONGMIX_CHECK(v > 0 && std::isfinite(v), "--embedding-std must be > 0, got " << v);
+  LONGMIX_CHECK(v == 1.0 || task.vocab_size() > 0,
+                "--embedding-std applies to token embeddings, but task " << task.name()
+                                                                         << " gives continuous inputs (a Linear)");
+  return v;
+}
+
 }  // namespace
 
 void add_model_flags(Flags& flags) {
@@ -112,7 +124,7 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
                   "--dropout must be in [0, 1), got " << c.layer.dropout);
     c.layers = positive(flags, "layers");
     c.vocab = task.vocab_size();
-    c.embedding_std = flags.get_double("embedding-std");
+    c.embedding_std = embedding_std(flags, task);
     c.input_features = task.vocab_size() > 0 ? 0 : task.input_features();
     c.positional = flags.get_bool("pos-emb");
     const std::string& pooling = flags.get_string("pooling");
@@ -141,7 +153,7 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
     LONGMIX_CHECK(c.block.dropout >= 0 && c.block.dropout < 1, "--dropout must be in [0, 1), got " << c.block.dropout);
     c.layers = positive(flags, "layers");
     c.vocab = task.vocab_size();
-    c.embedding_std = flags.get_double("embedding-std");
+    c.embedding_std = embedding_std(flags, task);
     c.input_features = task.vocab_size() > 0 ? 0 : task.input_features();
     c.outputs = task.num_outputs();
     c.image_patches = flags.get_bool("patches");

@@ -39,9 +39,9 @@ EvalResult run_eval(Flags f, bool quiet) {
       .write("eval_" + split_name_text, checkpoint.step,
              {{"loss", r.loss}, {"accuracy", r.accuracy}, {"examples", static_cast<double>(r.examples)}});
   if (!quiet)
-    std::printf("%s: loss %.4f accuracy %.4f on %lld examples (checkpoint %s, step %lld)\n", split_name_text.c_str(),
-                r.loss, r.accuracy, static_cast<long long>(r.examples), path.c_str(),
-                static_cast<long long>(checkpoint.step));
+    std::printf("%s: loss %.4f accuracy %.4f on %lld examples (standard error %.4f; checkpoint %s, step %lld)\n",
+                split_name_text.c_str(), r.loss, r.accuracy, static_cast<long long>(r.examples),
+                r.accuracy_standard_error(), path.c_str(), static_cast<long long>(checkpoint.step));
   return r;
 }
 

@@ -398,10 +398,10 @@ TrainResult train(Flags f, bool quiet) {
   result.communication_seconds = communication_s;
   char line[256];
   std::snprintf(line, sizeof line,
-                "test: loss %.4f accuracy %.4f on %lld examples (val accuracy %.4f) after %lld "
-                "steps in %.1f s",
+                "test: loss %.4f accuracy %.4f on %lld examples (standard error %.4f; val accuracy %.4f) "
+                "after %lld steps in %.1f s",
                 result.test.loss, result.test.accuracy, static_cast<long long>(result.test.examples),
-                v.accuracy, static_cast<long long>(steps), result.seconds);
+                result.test.accuracy_standard_error(), v.accuracy, static_cast<long long>(steps), result.seconds);
   progress.message(line);
   if (best.on()) {  // the final model's numbers are above; its parameters are not needed after
     best.restore_into(module);

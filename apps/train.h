@@ -1,5 +1,6 @@
 // `longmix train`: the training loop shared by every model and task.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +16,11 @@ void add_train_flags(Flags& flags);  // every flag of `longmix train`
 struct EvalResult {
   double loss = 0, accuracy = 0;
   int64_t examples = 0;
+  // The accuracy's standard error as an estimate of the model's true rate, sqrt(p (1 - p) / n):
+  // what a difference between two runs' accuracies has to exceed to mean something.
+  double accuracy_standard_error() const {
+    return examples > 0 ? std::sqrt(accuracy * (1 - accuracy) / static_cast<double>(examples)) : 0.0;
+  }
 };
 
 struct TrainResult {

@@ -1,5 +1,7 @@
 #include "apps/tasks/registry.h"
 
+#include <utility>
+
 #include "apps/tasks/fashion_mnist.h"
 #include "apps/tasks/listops.h"
 #include "apps/tasks/synthetic.h"
@@ -36,13 +38,13 @@ namespace {
 // --val-size / --test-size: -1 keeps the task's own size, else it replaces it.
 void apply_split_sizes(const Flags& flags, int64_t& val_size, int64_t& test_size) {
   constexpr int64_t kMaxSplit = int64_t{1} << 30;
-  for (const char* name : {"val-size", "test-size"}) {
+  const std::pair<const char*, int64_t*> splits[] = {{"val-size", &val_size}, {"test-size", &test_size}};
+  for (const auto& [name, size] : splits) {
     const int64_t n = flags.get_int(name);
     LONGMIX_CHECK(n == -1 || (n >= 1 && n <= kMaxSplit),
                   "--" << name << " must be in [1, " << kMaxSplit << "] (or -1: the task's own), got " << n);
+    if (n != -1) *size = n;
   }
-  if (flags.get_int("val-size") != -1) val_size = flags.get_int("val-size");
-  if (flags.get_int("test-size") != -1) test_size = flags.get_int("test-size");
 }
 
 }  // namespace

@@ -68,6 +68,15 @@ int64_t head_hidden(const Flags& f) {
   return v;
 }
 
+// --pooling: true for flatten. "auto" is each family's published head: the Paramixer net
+// flattens, the LRA encoders mean-pool.
+bool flatten_pooling(const Flags& f, bool flatten_by_default) {
+  const std::string& pooling = f.get_string("pooling");
+  LONGMIX_CHECK(pooling == "auto" || pooling == "flatten" || pooling == "mean",
+                "unknown --pooling '" << pooling << "' (available: auto, flatten, mean)");
+  return pooling == "auto" ? flatten_by_default : pooling == "flatten";
+}
+
 // --embedding-std, checked here to name the flag (nn::InputEmbedding checks it too).
 double embedding_std(const Flags& f, const Task& task) {
   const double v = f.get_double("embedding-std");
@@ -92,7 +101,9 @@ void add_model_flags(Flags& flags) {
   flags.add_bool("patches", false, "reorder a square image's tokens into 4 x 8 patches (mra, transformer)");
   flags.add_string("protocol", "chord", "paramixer sparse-factor protocol: chord or cdil");
   flags.add_bool("pos-emb", false, "learned positional embedding (paramixer)");
-  flags.add_string("pooling", "flatten", "head over positions: flatten or mean (paramixer)");
+  flags.add_string("pooling", "auto",
+                   "head over positions: flatten (all N*D features) or mean; auto: flatten for paramixer, "
+                   "mean for mra and transformer");
   flags.add_int("head-hidden", 0, "0: a linear head over the pooled positions; N > 0: an MLP head, Linear - GELU - Linear, N wide, as LRA's classifiers (paramixer, mra, transformer)");
   flags.add_double("embedding-std", 1.0,
                    "initial standard deviation of the token embedding, N(0, s^2) (paramixer, mra, transformer): "
@@ -127,10 +138,7 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
     c.embedding_std = embedding_std(flags, task);
     c.input_features = task.vocab_size() > 0 ? 0 : task.input_features();
     c.positional = flags.get_bool("pos-emb");
-    const std::string& pooling = flags.get_string("pooling");
-    LONGMIX_CHECK(pooling == "flatten" || pooling == "mean",
-                  "unknown pooling '" << pooling << "' (available: flatten, mean)");
-    c.mean_pool = pooling == "mean";
+    c.mean_pool = !flatten_pooling(flags, true);
     c.head_hidden = head_hidden(flags);
     c.outputs = task.num_outputs();
     return std::make_unique<ParamixerModel>(c, rng);
@@ -158,6 +166,7 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
     c.outputs = task.num_outputs();
     c.image_patches = flags.get_bool("patches");
     c.head_hidden = head_hidden(flags);
+    c.flatten_pool = flatten_pooling(flags, false);
     return std::make_unique<EncoderModel>(c, rng);
   }
   throw engine::Error("unknown model '" + name + "' (available: mlp, paramixer, mra, transformer)");

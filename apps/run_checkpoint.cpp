@@ -15,7 +15,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kFormat = "longmix-run-checkpoint-1";
+// Format 2 (since the encoders honour --pooling) is format 1's layout; only the meaning of
+// one config entry changed (see apply_checkpoint_config).
+constexpr const char* kFormat = "longmix-run-checkpoint-2";
+constexpr const char* kFormat1 = "longmix-run-checkpoint-1";
 constexpr const char* kPrefix = "checkpoint-";
 constexpr const char* kSuffix = ".safetensors";
 constexpr const char* kBestName = "best.safetensors";  // --keep-best
@@ -25,7 +28,8 @@ std::string rng_text(const engine::Rng& rng) {
   for (uint64_t w : rng.state()) {
     char buf[24];
     std::snprintf(buf, sizeof buf, "%016" PRIx64, w);
-    out += (out.empty() ? "" : ",") + std::string(buf);
+    if (!out.empty()) out += ',';
+    out += buf;
   }
   return out;
 }
@@ -136,8 +140,11 @@ RunCheckpoint read_run_checkpoint(const std::string& path) {
     LONGMIX_CHECK(it != m.end(), path << ": not a longmix training checkpoint (no '" << key << "' in its metadata)");
     return it->second;
   };
-  LONGMIX_CHECK(meta("format") == kFormat,
-                path << ": checkpoint format '" << meta("format") << "', expected '" << kFormat << "'");
+  const std::string& format = meta("format");
+  LONGMIX_CHECK(format == kFormat || format == kFormat1,
+                path << ": checkpoint format '" << format << "', expected '" << kFormat << "' (or '" << kFormat1
+                     << "')");
+  c.format = format == kFormat ? 2 : 1;
   const std::string& step = meta("step");
   LONGMIX_CHECK(!step.empty() && step.find_first_not_of("0123456789") == std::string::npos,
                 path << ": bad step '" << step << "'");
@@ -180,7 +187,12 @@ void restore_run_checkpoint(const RunCheckpoint& c, nn::Module& model, nn::Optim
 }
 
 void apply_checkpoint_config(const RunCheckpoint& c, Flags& flags) {
+  const bool pooling_given = flags.was_set("pooling");
   apply_json_flags(c.config_json, c.path + " config", flags, false);
+  // Format 1 saved "pooling": "flatten" (the flag's old default) for every model, but the mra
+  // and transformer encoders then always mean-pooled.
+  const std::string& model = flags.get_string("model");
+  if (c.format == 1 && !pooling_given && (model == "mra" || model == "transformer")) flags.set("pooling", "mean");
 }
 
 }  // namespace apps

@@ -34,6 +34,7 @@ struct RunCheckpoint {
   nn::SafetensorsFile file;
   int64_t step = 0;
   std::string config_json;  // the resolved flags of the run that wrote it
+  int format = 2;           // 1: written before the encoders honoured --pooling
 };
 
 // Reads and validates the format; a truncated or corrupt file is refused by name.
@@ -51,7 +52,8 @@ std::vector<const engine::Tensor*> checkpoint_parameters(const RunCheckpoint& ch
 // reshaped tensors) is refused.
 void restore_run_checkpoint(const RunCheckpoint& checkpoint, nn::Module& model, nn::Optimizer* optimizer);
 
-// Sets every flag `flags` declares and the user did not give from the checkpoint's config.
+// Sets every flag `flags` declares and the user did not give from the checkpoint's config
+// (a format-1 mra or transformer checkpoint is read as mean-pooled, which it was).
 void apply_checkpoint_config(const RunCheckpoint& checkpoint, Flags& flags);
 
 }  // namespace apps

@@ -6,6 +6,7 @@
 #include "nn/patch_order.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
+#include "ops/shape_ops.h"
 
 namespace nn {
 
@@ -52,7 +53,7 @@ EncoderNet::EncoderNet(const EncoderNetConfig& c, engine::Rng& rng) : cfg_(c), f
     register_module("blocks." + std::to_string(l), *blocks_.back());
   }
   register_module("final_norm", final_norm_);
-  head_ = std::make_unique<Head>(D, c.head_hidden, c.outputs, rng);
+  head_ = std::make_unique<Head>(c.flatten_pool ? N * D : D, c.head_hidden, c.outputs, rng);
   register_module("head", *head_);
 }
 
@@ -69,6 +70,7 @@ Tensor EncoderNet::forward(const Tensor& raw_inputs, const Tensor& key_mask) {
   Tensor x = ops::add(embedding_->forward(inputs), positional_);
   for (auto& block : blocks_) x = block->forward(x, mask);
   const Tensor normed = final_norm_.forward(x);
+  if (cfg_.flatten_pool) return head_->forward(ops::reshape(normed, {normed.dim(0), -1}));
   return head_->forward(mask.defined() ? ops::masked_mean(normed, mask) : ops::mean(normed, 1));
 }
 

@@ -2,7 +2,8 @@
 //   X <- X + Dropout(Wo Attention(LN(X)))
 //   X <- X + Dropout(Linear(F, D)(Dropout(GELU(Linear(D, F)(LN(X))))))
 // and the network around it: token Embedding or Linear input, learned positional embedding,
-// the blocks, a final LayerNorm, mean pooling and a head (linear, or an MLP: nn::Head).
+// the blocks, a final LayerNorm, pooling over positions (mean, or flatten: the head sees each
+// position's features, N*D of them) and a head (linear, or an MLP: nn::Head).
 #pragma once
 #include <memory>
 #include <vector>
@@ -43,6 +44,7 @@ struct EncoderNetConfig {
   int64_t input_features = 0;  // > 0: continuous inputs through a Linear
   int64_t outputs = 1;
   int64_t head_hidden = 0;     // > 0: an MLP head of this width (nn::Head), else linear
+  bool flatten_pool = false;   // head over all N*D features, else the (masked) mean over positions
   bool image_patches = false;  // reorder a square image's tokens into 4 x 8 patches first
 };
 
@@ -50,7 +52,8 @@ class EncoderNet : public Module {
  public:
   EncoderNet(const EncoderNetConfig& config, engine::Rng& rng);
   // inputs int32 (B, N) or float (B, N, F); key_mask (B, N) or undefined -> (B, outputs).
-  // Masked positions are left out of attention (as keys) and of the mean pooling.
+  // Masked positions are left out of attention (as keys) and of the mean pooling (flatten keeps
+  // them: their features are a function of the pad token and position, as in the Paramixer net).
   Tensor forward(const Tensor& inputs, const Tensor& key_mask = Tensor());
   // MRA-2: reuse each layer's first block selection while on (see MultiHeadAttention).
   void hold_attention_selection(bool on);

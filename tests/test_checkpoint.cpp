@@ -242,6 +242,42 @@ TEST(EvalAndPlot, EvalReproducesTheRunsTestMetricsAndPlotWritesCurves) {
   EXPECT_NE(error_of([&] { apps::plot_run(dir + "/nowhere"); }).find("cannot open"), std::string::npos);
 }
 
+// Format-1 checkpoints (before the encoders honoured --pooling) saved "pooling": "flatten", the
+// flag's old default, for every model; an mra or transformer one is read as the mean-pooled model
+// it was, a paramixer one as flattened. Rewrites a new checkpoint into format 1 to check both.
+TEST(RunCheckpoint, FormatOneCheckpointsKeepTheirPooling) {
+  for (const char* model : {"mra", "paramixer"}) {
+    const std::string dir = temp_dir(std::string("format1_") + model);
+    const auto r = apps::train(train_flags({{"model", model}, {"task", "order"}, {"seq-len", "24"}, {"dim", "8"},
+                                            {"hidden", "8"}, {"block", "8"}, {"steps", "6"}, {"batch", "4"},
+                                            {"warmup", "0"}, {"save-every", "6"}, {"eval-every", "0"}, {"out", dir}}),
+                               true);
+    const std::string path = apps::latest_run_checkpoint(dir);
+    nn::SafetensorsFile file = nn::read_safetensors(path);
+    ASSERT_EQ(file.metadata.at("format"), "longmix-run-checkpoint-2");
+    file.metadata["format"] = "longmix-run-checkpoint-1";
+    std::string& config = file.metadata.at("config");
+    const std::string now = "\"pooling\": \"auto\"";
+    const size_t at = config.find(now);
+    ASSERT_NE(at, std::string::npos) << config;
+    config = config.substr(0, at) + "\"pooling\": \"flatten\"" + config.substr(at + now.size());
+    nn::write_safetensors(path, file);
+    apps::Flags e;
+    apps::add_eval_flags(e);
+    e.set("checkpoint", path);
+    const apps::EvalResult t = apps::run_eval(e, true);
+    EXPECT_EQ(t.loss, r.test.loss) << model;
+    file.metadata["format"] = "longmix-run-checkpoint-2";  // now "flatten" means flatten: another model
+    nn::write_safetensors(path, file);
+    const std::string error = error_of([&] { apps::run_eval(e, true); });
+    if (std::string(model) == "mra") {
+      EXPECT_NE(error.find("head.weight"), std::string::npos) << error;
+    } else {
+      EXPECT_EQ(error, "no error");
+    }
+  }
+}
+
 TEST(Json, ParsesWhatLongmixWritesAndNamesErrors) {
   const nn::JsonValue v = nn::parse_json(R"({"a": [1, -2.5e3, true, null], "s": "x\"\\\u0041"})", "t");
   EXPECT_EQ(v.find("a")->items[1].text, "-2.5e3");

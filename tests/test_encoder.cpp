@@ -56,7 +56,7 @@ TEST(PatchOrder, BlocksOf32AreFourByEightPatches) {
   EXPECT_THROW(nn::patch_order(28), engine::Error);
 }
 
-void gradcheck_encoder(nn::AttentionKind kind, bool masked, int64_t head_hidden = 0) {
+void gradcheck_encoder(nn::AttentionKind kind, bool masked, int64_t head_hidden = 0, bool flatten_pool = false) {
   engine::Rng rng(2);
   nn::EncoderNetConfig c;
   c.seq_len = 37;
@@ -70,6 +70,7 @@ void gradcheck_encoder(nn::AttentionKind kind, bool masked, int64_t head_hidden 
   c.block.attention.mra.block = 8;
   c.block.attention.mra.blocks_per_row = 2;
   c.head_hidden = head_hidden;
+  c.flatten_pool = flatten_pool;
   nn::EncoderNet net(c, rng);
   net.to(DType::f64);
   std::vector<int32_t> ids;
@@ -93,6 +94,9 @@ void gradcheck_encoder(nn::AttentionKind kind, bool masked, int64_t head_hidden 
 TEST(EncoderNet, GradcheckExactAttention) { gradcheck_encoder(nn::AttentionKind::exact, false); }
 TEST(EncoderNet, GradcheckMraWithKeyMask) { gradcheck_encoder(nn::AttentionKind::mra, true); }
 TEST(EncoderNet, GradcheckMraWithKeyMaskAndMlpHead) { gradcheck_encoder(nn::AttentionKind::mra, true, 5); }
+TEST(EncoderNet, GradcheckMraWithKeyMaskAndFlattenPooling) {
+  gradcheck_encoder(nn::AttentionKind::mra, true, 0, true);
+}
 
 // A linear head keeps the names checkpoints already hold; an MLP head has torch's Sequential
 // numbering under the same "head." prefix, and its forward is fc2(gelu(fc1(pooled))).
@@ -135,6 +139,49 @@ apps::Flags train_flags(std::initializer_list<std::pair<const char*, std::string
   apps::add_train_flags(f);
   for (const auto& [k, v] : overrides) f.set(k, v);
   return f;
+}
+
+// --pooling: auto is flatten for the Paramixer net, mean for the encoders; flatten gives the
+// encoder's head every position's features (N * D inputs), so the order of the tokens and what
+// sits under the key mask reach the logits, which the masked mean leaves out.
+TEST(EncoderNet, PoolingFlagChoosesTheHeadsInputs) {
+  auto head_inputs = [](const char* model, const char* pooling) {
+    const apps::Flags f = train_flags({{"model", model}, {"task", "order"}, {"seq-len", "64"}, {"dim", "16"},
+                                       {"heads", "2"}, {"pooling", pooling}});
+    const std::unique_ptr<apps::Task> t = apps::make_task(f);
+    engine::Rng init(1);
+    for (auto& [name, w] : apps::make_model(f, *t, init)->module().named_parameters())
+      if (name == "head.weight") return w.dim(1);
+    return int64_t{-1};
+  };
+  for (const char* model : {"mra", "transformer"}) {
+    EXPECT_EQ(head_inputs(model, "auto"), 16) << model;
+    EXPECT_EQ(head_inputs(model, "mean"), 16) << model;
+    EXPECT_EQ(head_inputs(model, "flatten"), 64 * 16) << model;
+  }
+  EXPECT_EQ(head_inputs("paramixer", "auto"), 64 * 16);
+  EXPECT_EQ(head_inputs("paramixer", "mean"), 16);
+  const std::string e = testing_util::error_of([&] { head_inputs("mra", "max"); });
+  EXPECT_NE(e.find("unknown --pooling 'max'"), std::string::npos) << e;
+
+  auto logits = [](bool flatten_pool, int32_t masked_token) {
+    engine::Rng rng(8);
+    nn::EncoderNetConfig c;
+    c.seq_len = 12;
+    c.vocab = 5;
+    c.outputs = 3;
+    c.block.attention.dim = 8;
+    c.block.attention.heads = 2;
+    c.block.ffn = 8;
+    c.flatten_pool = flatten_pool;
+    std::vector<int32_t> ids = {1, 2, 3, 4, 1, 2, 3, 4, 1, 2, masked_token, masked_token};
+    std::vector<float> mask(12, 1.0f);
+    mask[10] = mask[11] = 0.0f;
+    const Tensor out = nn::EncoderNet(c, rng).forward(Tensor::from_data({1, 12}, ids), Tensor::from_data({1, 12}, mask));
+    return std::vector<float>(out.data<float>(), out.data<float>() + 3);
+  };
+  EXPECT_EQ(logits(false, 0), logits(false, 4));  // the masked mean does not see them
+  EXPECT_NE(logits(true, 0), logits(true, 4));    // flatten does
 }
 
 // --embedding-std scales the token embedding's initial draw (the same random numbers, so the

@@ -98,6 +98,8 @@ void add_model_flags(Flags& flags) {
   flags.add_int("blocks-per-row", 8, "MRA-2 budget: high-resolution blocks per block row, on average");
   flags.add_int("block", 32, "MRA-2 block size (1 .. 32)");
   flags.add_string("mra-mode", "full", "MRA-2 mode: full (with the low-resolution complement) or sparse");
+  flags.add_bool("rotary", false,
+                 "rotary position embedding of queries and keys (RoPE), besides the learned positions (mra, transformer)");
   flags.add_bool("patches", false, "reorder a square image's tokens into 4 x 8 patches (mra, transformer)");
   flags.add_string("protocol", "chord", "paramixer sparse-factor protocol: chord or cdil");
   flags.add_bool("pos-emb", false, "learned positional embedding (paramixer)");
@@ -122,6 +124,8 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
                                                                 << " gives token ids; mlp needs continuous inputs");
     return std::make_unique<MlpModel>(seq * task.input_features(), hidden, task.num_outputs(), rng);
   }
+  LONGMIX_CHECK(!flags.get_bool("rotary") || name == "mra" || name == "transformer",
+                "--rotary turns attention queries and keys: model " << name << " has no attention (mra, transformer)");
   if (name == "paramixer") {
     LONGMIX_CHECK(task.seq_len() >= 2, "model paramixer: task " << task.name() << " is not a sequence task");
     nn::ParamixerNetConfig c;
@@ -151,6 +155,7 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
     a.dim = positive(flags, "dim");
     a.heads = positive(flags, "heads");
     a.kind = nn::attention_kind_from_name(name);
+    a.rotary = flags.get_bool("rotary");
     a.mra.block = positive(flags, "block");
     a.mra.blocks_per_row = positive(flags, "blocks-per-row");
     const std::string& mode = flags.get_string("mra-mode");

@@ -1,11 +1,13 @@
 // Multi-head self-attention, exact softmax or MRA-2 (SPEC 2, 3): one fused QKV projection
-// (D -> 3D), heads of width d = D / heads, the attention op, the output projection Wo.
+// (D -> 3D), heads of width d = D / heads, optionally rotary position embedding of q and k
+// (ops/attention/rotary.h), the attention op, the output projection Wo.
 #pragma once
 #include <cstdint>
 
 #include "engine/rng.h"
 #include "nn/layers.h"
 #include "ops/attention/attention.h"
+#include "ops/attention/rotary.h"
 
 namespace nn {
 
@@ -16,6 +18,7 @@ struct AttentionConfig {
   int64_t dim = 64, heads = 2;
   AttentionKind kind = AttentionKind::mra;
   ops::MraOptions mra;  // its `heads` is set from `heads`
+  bool rotary = false;  // rotate q and k by their positions (needs an even head width)
 };
 
 class MultiHeadAttention : public Module {
@@ -32,6 +35,7 @@ class MultiHeadAttention : public Module {
   Linear qkv_, out_;
   bool hold_selection_ = false;
   mutable std::shared_ptr<const ops::BlockSelection> held_selection_;
+  mutable std::shared_ptr<const ops::RotaryTable> rotary_table_;  // built for the last N seen
 };
 
 }  // namespace nn

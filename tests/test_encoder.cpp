@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 
@@ -56,7 +57,8 @@ TEST(PatchOrder, BlocksOf32AreFourByEightPatches) {
   EXPECT_THROW(nn::patch_order(28), engine::Error);
 }
 
-void gradcheck_encoder(nn::AttentionKind kind, bool masked, int64_t head_hidden = 0, bool flatten_pool = false) {
+void gradcheck_encoder(nn::AttentionKind kind, bool masked,
+                       const std::function<void(nn::EncoderNetConfig&)>& configure = nullptr) {
   engine::Rng rng(2);
   nn::EncoderNetConfig c;
   c.seq_len = 37;
@@ -69,8 +71,7 @@ void gradcheck_encoder(nn::AttentionKind kind, bool masked, int64_t head_hidden 
   c.block.attention.kind = kind;
   c.block.attention.mra.block = 8;
   c.block.attention.mra.blocks_per_row = 2;
-  c.head_hidden = head_hidden;
-  c.flatten_pool = flatten_pool;
+  if (configure) configure(c);
   nn::EncoderNet net(c, rng);
   net.to(DType::f64);
   std::vector<int32_t> ids;
@@ -93,9 +94,15 @@ void gradcheck_encoder(nn::AttentionKind kind, bool masked, int64_t head_hidden 
 
 TEST(EncoderNet, GradcheckExactAttention) { gradcheck_encoder(nn::AttentionKind::exact, false); }
 TEST(EncoderNet, GradcheckMraWithKeyMask) { gradcheck_encoder(nn::AttentionKind::mra, true); }
-TEST(EncoderNet, GradcheckMraWithKeyMaskAndMlpHead) { gradcheck_encoder(nn::AttentionKind::mra, true, 5); }
+TEST(EncoderNet, GradcheckMraWithKeyMaskAndMlpHead) {
+  gradcheck_encoder(nn::AttentionKind::mra, true, [](nn::EncoderNetConfig& c) { c.head_hidden = 5; });
+}
 TEST(EncoderNet, GradcheckMraWithKeyMaskAndFlattenPooling) {
-  gradcheck_encoder(nn::AttentionKind::mra, true, 0, true);
+  gradcheck_encoder(nn::AttentionKind::mra, true, [](nn::EncoderNetConfig& c) { c.flatten_pool = true; });
+}
+TEST(EncoderNet, GradcheckRotaryExactAndMra) {
+  for (nn::AttentionKind kind : {nn::AttentionKind::exact, nn::AttentionKind::mra})
+    gradcheck_encoder(kind, true, [](nn::EncoderNetConfig& c) { c.block.attention.rotary = true; });
 }
 
 // A linear head keeps the names checkpoints already hold; an MLP head has torch's Sequential
@@ -182,6 +189,30 @@ TEST(EncoderNet, PoolingFlagChoosesTheHeadsInputs) {
   };
   EXPECT_EQ(logits(false, 0), logits(false, 4));  // the masked mean does not see them
   EXPECT_NE(logits(true, 0), logits(true, 4));    // flatten does
+}
+
+// --rotary turns the encoders' queries and keys (no parameters of its own, so the parameter
+// count is unchanged and the output is not); refused where it has no meaning.
+TEST(EncoderNet, RotaryFlagTurnsQueriesAndKeysOfTheEncodersOnly) {
+  auto run = [](const char* model, const char* rotary, const char* heads) {
+    const apps::Flags f = train_flags({{"model", model}, {"task", "order"}, {"seq-len", "40"}, {"dim", "12"},
+                                       {"heads", heads}, {"rotary", rotary}});
+    const std::unique_ptr<apps::Task> t = apps::make_task(f);
+    engine::Rng init(1);
+    auto m = apps::make_model(f, *t, init);
+    const apps::Batch b = t->batch(apps::Split::train, 0, 2);
+    const Tensor out = m->forward(b.inputs, b.mask);
+    return std::make_pair(m->module().num_parameters(), std::vector<float>(out.data<float>(), out.data<float>() + out.numel()));
+  };
+  for (const char* model : {"mra", "transformer"}) {
+    const auto plain = run(model, "false", "2"), turned = run(model, "true", "2");
+    EXPECT_EQ(plain.first, turned.first) << model;
+    EXPECT_NE(plain.second, turned.second) << model;
+    const std::string odd = testing_util::error_of([&] { run(model, "true", "4"); });  // d = 3
+    EXPECT_NE(odd.find("head width 3 is odd"), std::string::npos) << odd;
+  }
+  const std::string e = testing_util::error_of([&] { run("paramixer", "true", "2"); });
+  EXPECT_NE(e.find("--rotary"), std::string::npos) << e;
 }
 
 // --embedding-std scales the token embedding's initial draw (the same random numbers, so the

@@ -97,6 +97,9 @@ void add_model_flags(Flags& flags) {
   flags.add_int("heads", 2, "attention heads (mra, transformer); head width d = D / heads");
   flags.add_int("blocks-per-row", 8, "MRA-2 budget: high-resolution blocks per block row, on average");
   flags.add_int("block", 32, "MRA-2 block size (1 .. 32)");
+  flags.add_int("mra-prior-diagonal", 0,
+                "MRA-2: always refine the blocks with |I - J| < B at full resolution (the MRA code's "
+                "initial_prior_diagonal_n_blocks: 0 in its ListOps setting, 1 for text and retrieval)");
   flags.add_string("mra-mode", "full", "MRA-2 mode: full (with the low-resolution complement) or sparse");
   flags.add_bool("rotary", false,
                  "rotary position embedding of queries and keys (RoPE), besides the learned positions (mra, transformer)");
@@ -158,6 +161,8 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
     a.rotary = flags.get_bool("rotary");
     a.mra.block = positive(flags, "block");
     a.mra.blocks_per_row = positive(flags, "blocks-per-row");
+    a.mra.prior_diagonal = flags.get_int("mra-prior-diagonal");
+    LONGMIX_CHECK(a.mra.prior_diagonal >= 0, "--mra-prior-diagonal must be >= 0, got " << a.mra.prior_diagonal);
     const std::string& mode = flags.get_string("mra-mode");
     LONGMIX_CHECK(mode == "full" || mode == "sparse", "unknown --mra-mode '" << mode << "' (available: full, sparse)");
     a.mra.full = mode == "full";

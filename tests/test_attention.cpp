@@ -142,6 +142,29 @@ TEST(MraAttention, GradcheckFullAndSparseWithSelectionFixed) {
       }
 }
 
+// The selection's priors: with prior_diagonal = 1 every diagonal block is taken first; the same
+// budget without it leaves some to the low resolution on these inputs.
+TEST(MraAttention, DiagonalPriorTakesTheDiagonalBlocks) {
+  engine::Rng rng(9);
+  const int64_t N = 250, block = 32, nb = 8;  // N not a multiple of the block
+  const Qkv x = random_qkv(4, N, 6, rng);
+  ops::MraOptions o;
+  o.heads = 2;
+  o.block = block;
+  o.blocks_per_row = 2;
+  o.prior_first = 0;
+  auto diagonal_taken = [&](int64_t prior_diagonal) {
+    o.prior_diagonal = prior_diagonal;
+    const auto selection = ops::mra_selection(x.q, x.k, x.v, Tensor(), o);
+    int64_t taken = 0;
+    for (int64_t bh = 0; bh < 4; ++bh)
+      for (int64_t I = 0; I < nb; ++I) taken += selection->selected(bh, I, I) ? 1 : 0;
+    return taken;
+  };
+  EXPECT_EQ(diagonal_taken(1), 4 * nb);
+  EXPECT_LT(diagonal_taken(0), 4 * nb);
+}
+
 // Output and input gradients of an attention function, for a fixed random output weighting.
 struct Result {
   Tensor out, dq, dk, dv;

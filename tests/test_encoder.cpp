@@ -215,6 +215,22 @@ TEST(EncoderNet, RotaryFlagTurnsQueriesAndKeysOfTheEncodersOnly) {
   EXPECT_NE(e.find("--rotary"), std::string::npos) << e;
 }
 
+// --mra-prior-diagonal reaches MRA-2's selection: with 2 of 8 blocks per row refined, forcing
+// the diagonal band changes the output.
+TEST(EncoderNet, MraPriorDiagonalFlagChangesTheSelection) {
+  auto logits = [](const char* prior) {
+    const apps::Flags f = train_flags({{"model", "mra"}, {"task", "order"}, {"seq-len", "256"}, {"dim", "8"},
+                                       {"heads", "2"}, {"blocks-per-row", "2"}, {"mra-prior-diagonal", prior}});
+    const std::unique_ptr<apps::Task> t = apps::make_task(f);
+    engine::Rng init(1);
+    const apps::Batch b = t->batch(apps::Split::train, 0, 2);
+    const Tensor out = apps::make_model(f, *t, init)->forward(b.inputs, b.mask);
+    return std::vector<float>(out.data<float>(), out.data<float>() + out.numel());
+  };
+  EXPECT_NE(logits("0"), logits("1"));
+  EXPECT_EQ(logits("1"), logits("1"));
+}
+
 // --embedding-std scales the token embedding's initial draw (the same random numbers, so the
 // rest of the network's initialization is unchanged) in both model families; it is refused
 // where there is no token embedding, and when not positive.

@@ -128,6 +128,10 @@ TEST(Train, BadValuesAreRefusedBeforeTraining) {
   EXPECT_NE(error_of([] { apps::train(train_flags({{"task", "fashion-mnist"}, {"pixels", "rgb"}}), true); })
                 .find("--pixels must be tokens or values, got 'rgb'"),
             std::string::npos);
+  EXPECT_NE(error_of([] {
+              apps::train(train_flags({{"model", "mra"}, {"task", "order"}, {"mra-prior-diagonal", "-1"}}), true);
+            }).find("--mra-prior-diagonal must be >= 0, got -1"),
+            std::string::npos);
 }
 
 TEST(Train, DivergenceStopsWithAMessageNamingTheStep) {

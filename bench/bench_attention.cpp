@@ -4,11 +4,12 @@
 // MRA-2's relative error ||mra - exact|| / ||exact|| is printed beside its time (N <= 2^13,
 // where the exact reference is affordable). Then an encoder training step of the ListOps
 // shape (B = 32, N = 2048, D = 64, 2 heads, F = 128, 2 layers, 10 classes, Adam), MRA-2 vs
-// exact: sequences/s and the peak bytes held by tensors.
+// exact: sequences/s and the peak bytes held by tensors. Also rotary positions on q and k.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
 #include <map>
+#include <memory>
 
 #include "apps/scaling/workloads.h"
 #include "engine/allocator.h"
@@ -18,6 +19,7 @@
 #include "nn/encoder.h"
 #include "nn/optim.h"
 #include "ops/attention/attention.h"
+#include "ops/attention/rotary.h"
 #include "ops/elementwise.h"
 #include "ops/loss.h"
 #include "ops/reduce.h"
@@ -78,6 +80,30 @@ BENCHMARK(BM_MraForward)->ATTENTION_ARGS(15);
 BENCHMARK(BM_MraForwardBackward)->ATTENTION_ARGS(15);
 BENCHMARK(BM_ExactForward)->ATTENTION_ARGS(14);
 BENCHMARK(BM_ExactForwardBackward)->ATTENTION_ARGS(14);
+
+// Rotary positions on q and k (--rotary), forward + backward, on the same shapes: what they add to
+// an attention call. Each pass reads and writes every element once: bytes/s against the
+// memory bandwidth.
+void BM_RotaryQkForwardBackward(benchmark::State& state) {
+  const int64_t N = int64_t{1} << state.range(0);
+  engine::set_num_threads(static_cast<int>(state.range(1)));
+  engine::Rng rng(1);
+  Tensor q = random_walk(N, rng), k = random_walk(N, rng);
+  for (Tensor* t : {&q, &k}) t->set_requires_grad(true);
+  const auto table = std::make_shared<const ops::RotaryTable>(N, kHeadWidth);
+  const Tensor dout = Tensor::randn({kBatchHeads, N, kHeadWidth}, rng);
+  auto run = [&] {
+    for (Tensor* t : {&q, &k}) {
+      engine::backward(ops::rotary(*t, table), dout);
+      t->zero_grad();
+    }
+  };
+  run();
+  for (auto _ : state) run();
+  // q and k, forward and backward, each a read and a write of B*H x N x d floats.
+  state.SetBytesProcessed(state.iterations() * 2 * 2 * 2 * kBatchHeads * N * kHeadWidth * int64_t{sizeof(float)});
+}
+BENCHMARK(BM_RotaryQkForwardBackward)->ATTENTION_ARGS(15);
 
 void BM_EncoderTrainStep(benchmark::State& state) {
   const int64_t B = 32, N = 2048;

@@ -148,18 +148,41 @@ apps::Flags train_flags(std::initializer_list<std::pair<const char*, std::string
   return f;
 }
 
+// A model as `longmix train` builds it from these flags (initialization seed 1), with its task.
+struct CliModel {
+  std::unique_ptr<apps::Task> task;
+  std::unique_ptr<apps::Model> model;
+
+  Tensor parameter(const std::string& wanted) {  // undefined when the model has none of that name
+    for (auto& [name, t] : model->module().named_parameters())
+      if (name == wanted) return t;
+    return Tensor();
+  }
+  std::vector<float> logits() {  // on the first two training examples
+    const apps::Batch b = task->batch(apps::Split::train, 0, 2);
+    const Tensor out = model->forward(b.inputs, b.mask);
+    return std::vector<float>(out.data<float>(), out.data<float>() + out.numel());
+  }
+};
+
+CliModel cli_model(std::initializer_list<std::pair<const char*, std::string>> overrides) {
+  const apps::Flags f = train_flags(overrides);
+  CliModel m;
+  m.task = apps::make_task(f);
+  engine::Rng init(1);
+  m.model = apps::make_model(f, *m.task, init);
+  return m;
+}
+
 // --pooling: auto is flatten for the Paramixer net, mean for the encoders; flatten gives the
 // encoder's head every position's features (N * D inputs), so the order of the tokens and what
 // sits under the key mask reach the logits, which the masked mean leaves out.
 TEST(EncoderNet, PoolingFlagChoosesTheHeadsInputs) {
   auto head_inputs = [](const char* model, const char* pooling) {
-    const apps::Flags f = train_flags({{"model", model}, {"task", "order"}, {"seq-len", "64"}, {"dim", "16"},
-                                       {"heads", "2"}, {"pooling", pooling}});
-    const std::unique_ptr<apps::Task> t = apps::make_task(f);
-    engine::Rng init(1);
-    for (auto& [name, w] : apps::make_model(f, *t, init)->module().named_parameters())
-      if (name == "head.weight") return w.dim(1);
-    return int64_t{-1};
+    const Tensor w = cli_model({{"model", model}, {"task", "order"}, {"seq-len", "64"}, {"dim", "16"},
+                                {"heads", "2"}, {"pooling", pooling}})
+                         .parameter("head.weight");
+    return w.defined() ? w.dim(1) : int64_t{-1};
   };
   for (const char* model : {"mra", "transformer"}) {
     EXPECT_EQ(head_inputs(model, "auto"), 16) << model;
@@ -195,14 +218,9 @@ TEST(EncoderNet, PoolingFlagChoosesTheHeadsInputs) {
 // count is unchanged and the output is not); refused where it has no meaning.
 TEST(EncoderNet, RotaryFlagTurnsQueriesAndKeysOfTheEncodersOnly) {
   auto run = [](const char* model, const char* rotary, const char* heads) {
-    const apps::Flags f = train_flags({{"model", model}, {"task", "order"}, {"seq-len", "40"}, {"dim", "12"},
-                                       {"heads", heads}, {"rotary", rotary}});
-    const std::unique_ptr<apps::Task> t = apps::make_task(f);
-    engine::Rng init(1);
-    auto m = apps::make_model(f, *t, init);
-    const apps::Batch b = t->batch(apps::Split::train, 0, 2);
-    const Tensor out = m->forward(b.inputs, b.mask);
-    return std::make_pair(m->module().num_parameters(), std::vector<float>(out.data<float>(), out.data<float>() + out.numel()));
+    CliModel m = cli_model({{"model", model}, {"task", "order"}, {"seq-len", "40"}, {"dim", "12"}, {"heads", heads},
+                            {"rotary", rotary}});
+    return std::make_pair(m.model->module().num_parameters(), m.logits());
   };
   for (const char* model : {"mra", "transformer"}) {
     const auto plain = run(model, "false", "2"), turned = run(model, "true", "2");
@@ -219,13 +237,9 @@ TEST(EncoderNet, RotaryFlagTurnsQueriesAndKeysOfTheEncodersOnly) {
 // the diagonal band changes the output.
 TEST(EncoderNet, MraPriorDiagonalFlagChangesTheSelection) {
   auto logits = [](const char* prior) {
-    const apps::Flags f = train_flags({{"model", "mra"}, {"task", "order"}, {"seq-len", "256"}, {"dim", "8"},
-                                       {"heads", "2"}, {"blocks-per-row", "2"}, {"mra-prior-diagonal", prior}});
-    const std::unique_ptr<apps::Task> t = apps::make_task(f);
-    engine::Rng init(1);
-    const apps::Batch b = t->batch(apps::Split::train, 0, 2);
-    const Tensor out = apps::make_model(f, *t, init)->forward(b.inputs, b.mask);
-    return std::vector<float>(out.data<float>(), out.data<float>() + out.numel());
+    return cli_model({{"model", "mra"}, {"task", "order"}, {"seq-len", "256"}, {"dim", "8"}, {"heads", "2"},
+                      {"blocks-per-row", "2"}, {"mra-prior-diagonal", prior}})
+        .logits();
   };
   EXPECT_NE(logits("0"), logits("1"));
   EXPECT_EQ(logits("1"), logits("1"));
@@ -286,16 +300,12 @@ TEST(EncoderNet, EmbeddingStdScalesTheTokenEmbeddingOnly) {
   // continuous inputs.
   for (const char* model : {"mra", "transformer", "paramixer"}) {
     auto embedding_rms = [&](const std::string& task, const std::string& std) {
-      const apps::Flags f = train_flags({{"model", model}, {"task", task}, {"seq-len", "64"}, {"embedding-std", std}});
-      const std::unique_ptr<apps::Task> t = apps::make_task(f);
-      engine::Rng init(1);
-      for (auto& [name, w] : apps::make_model(f, *t, init)->module().named_parameters()) {
-        if (name != "embedding.weight") continue;
-        double sum_sq = 0;
-        for (int64_t i = 0; i < w.numel(); ++i) sum_sq += w.data<float>()[i] * w.data<float>()[i];
-        return std::sqrt(sum_sq / w.numel());
-      }
-      return -1.0;
+      const Tensor w = cli_model({{"model", model}, {"task", task}, {"seq-len", "64"}, {"embedding-std", std}})
+                           .parameter("embedding.weight");
+      if (!w.defined()) return -1.0;
+      double sum_sq = 0;
+      for (int64_t i = 0; i < w.numel(); ++i) sum_sq += w.data<float>()[i] * w.data<float>()[i];
+      return std::sqrt(sum_sq / w.numel());
     };
     const double rms = embedding_rms("order", "0.05");
     EXPECT_GT(rms, 0.02) << model;

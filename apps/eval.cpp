@@ -33,7 +33,7 @@ EvalResult run_eval(Flags f, bool quiet) {
   engine::Rng init_rng(0);
   const std::unique_ptr<Model> model = make_model(f, *task, init_rng);
   restore_run_checkpoint(checkpoint, model->module(), nullptr);
-  const EvalResult r = evaluate(*model, *task, split, f.get_int("eval-batch"));
+  const EvalResult r = evaluate(*model, *task, split, f.get_int("eval-batch"), pretraining_from_flags(f));
   const std::string dir = std::filesystem::path(path).parent_path().string();
   MetricsLog(dir.empty() ? "metrics.jsonl" : dir + "/metrics.jsonl", true)
       .write("eval_" + split_name_text, checkpoint.step,

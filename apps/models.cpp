@@ -9,6 +9,11 @@
 #include "ops/shape_ops.h"
 
 namespace apps {
+
+Tensor Model::token_logits(const Tensor&, const Tensor&, const Tensor&) {
+  throw engine::Error("masked-token pretraining (--pretrain masked-tokens) is for the mra and transformer encoders");
+}
+
 namespace {
 
 // An MLP over the flattened input: Linear(in, hidden) - GELU - Linear(hidden, outputs).
@@ -45,6 +50,9 @@ class EncoderModel : public Model {
   EncoderModel(const nn::EncoderNetConfig& c, engine::Rng& rng)
       : net_(c, rng), mra_(c.block.attention.kind == nn::AttentionKind::mra) {}
   Tensor forward(const Tensor& inputs, const Tensor& mask) override { return net_.forward(inputs, mask); }
+  Tensor token_logits(const Tensor& inputs, const Tensor& mask, const Tensor& positions) override {
+    return net_.token_logits(inputs, mask, positions);
+  }
   nn::Module& module() override { return net_; }
   bool hold_attention_selection(bool on) override {
     net_.hold_attention_selection(on);
@@ -115,12 +123,23 @@ void add_model_flags(Flags& flags) {
                    "1 is torch.nn.Embedding's default; 0.02 the LRA code bases' (Nystromformer, MRA), the "
                    "scale of the learned positional embedding, which 1 outweighs 50 to 1");
   flags.add_double("dropout", 0, "dropout probability");
+  flags.add_string("pretrain", "none",
+                   "none, or masked-tokens: train the encoder (mra, transformer) to restore hidden tokens of the "
+                   "task's inputs instead of classifying them; a classifier then starts from it with --init-from");
   flags.add_bool("recompute", false, "keep only layer inputs, recompute the rest in backward (less memory)");
 }
 
 std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::Rng& rng) {
   const std::string& name = flags.get_string("model");
   const int64_t hidden = positive(flags, "hidden");
+  const std::string& pretrain = flags.get_string("pretrain");
+  LONGMIX_CHECK(pretrain == "none" || pretrain == "masked-tokens",
+                "unknown --pretrain '" << pretrain << "' (available: none, masked-tokens)");
+  LONGMIX_CHECK(pretrain == "none" || name == "mra" || name == "transformer",
+                "--pretrain masked-tokens is for the mra and transformer encoders, not model " << name);
+  LONGMIX_CHECK(pretrain == "none" || (task.vocab_size() > 0 && task.padding_token() >= 0),
+                "--pretrain masked-tokens hides tokens behind the padding token: task "
+                    << task.name() << " has " << (task.vocab_size() > 0 ? "no padding token" : "no tokens"));
   if (name == "mlp") {
     const int64_t seq = std::max<int64_t>(task.seq_len(), 1);
     LONGMIX_CHECK(task.input_features() > 0, "model mlp: task " << task.name()
@@ -177,6 +196,7 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
     c.image_patches = flags.get_bool("patches");
     c.head_hidden = head_hidden(flags);
     c.flatten_pool = flatten_pooling(flags, false);
+    if (pretrain == "masked-tokens") c.token_vocab = task.vocab_size();
     return std::make_unique<EncoderModel>(c, rng);
   }
   throw engine::Error("unknown model '" + name + "' (available: mlp, paramixer, mra, transformer)");

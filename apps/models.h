@@ -16,6 +16,9 @@ class Model {
   // inputs as the task gives them (B, ...), and its padding mask (B, N) or undefined
   // -> (B, task.num_outputs())
   virtual Tensor forward(const Tensor& inputs, const Tensor& mask) = 0;
+  // Masked-token pretraining (--pretrain masked-tokens): token logits (M, vocab) at the flat
+  // positions b * N + n, int32 (M). Models that cannot are refused by name.
+  virtual Tensor token_logits(const Tensor& inputs, const Tensor& mask, const Tensor& positions);
   virtual nn::Module& module() = 0;
   // MRA-2 models: hold each layer's block selection fixed from the next forward on (gradient
   // checks). Returns whether the model has a selection to hold.

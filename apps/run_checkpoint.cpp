@@ -186,6 +186,24 @@ void restore_run_checkpoint(const RunCheckpoint& c, nn::Module& model, nn::Optim
   if (optimizer) optimizer->set_steps_taken(std::stoll(c.file.metadata.at("optimizer_steps")));
 }
 
+Initialization initialize_from_checkpoint(const RunCheckpoint& c, nn::Module& model) {
+  Initialization r;
+  std::set<std::string> in_model;
+  for (auto& [name, p] : model.named_parameters()) {
+    in_model.insert("model." + name);
+    if (!c.file.find("model." + name)) {
+      r.fresh.push_back(name);
+      continue;
+    }
+    p.copy_from(matching_tensor(c, "model." + name, p));
+    r.loaded.push_back(name);
+  }
+  for (const auto& [name, t] : c.file.tensors)
+    if (name.rfind("model.", 0) == 0 && !in_model.count(name)) r.unused.push_back(name.substr(6));
+  LONGMIX_CHECK(!r.loaded.empty(), c.path << ": --init-from found none of this model's parameters in it (a checkpoint of another model?)");
+  return r;
+}
+
 void apply_checkpoint_config(const RunCheckpoint& c, Flags& flags) {
   const bool pooling_given = flags.was_set("pooling");
   apply_json_flags(c.config_json, c.path + " config", flags, false);

@@ -52,6 +52,14 @@ std::vector<const engine::Tensor*> checkpoint_parameters(const RunCheckpoint& ch
 // reshaped tensors) is refused.
 void restore_run_checkpoint(const RunCheckpoint& checkpoint, nn::Module& model, nn::Optimizer* optimizer);
 
+// --init-from: copies each parameter the checkpoint holds ("model.NAME") into the model's
+// parameter NAME, the rest (e.g. a classifier head after masked-token pretraining) keeping
+// their fresh values; a shared name shaped unlike, or no shared name at all, is refused.
+struct Initialization {
+  std::vector<std::string> loaded, fresh, unused;  // fresh: the model's, not in the file; unused: the file's, not in the model
+};
+Initialization initialize_from_checkpoint(const RunCheckpoint& checkpoint, nn::Module& model);
+
 // Sets every flag `flags` declares and the user did not give from the checkpoint's config
 // (a format-1 mra or transformer checkpoint is read as mean-pooled, which it was).
 void apply_checkpoint_config(const RunCheckpoint& checkpoint, Flags& flags);

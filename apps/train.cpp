@@ -46,24 +46,49 @@ std::string format_duration(double s) {
 
 }  // namespace
 
+namespace {
+
+// How many rows of logits (M, C) have their largest entry at the target class.
+int64_t count_correct(const Tensor& logits, const Tensor& targets) {
+  const int64_t M = logits.dim(0), C = logits.dim(-1);
+  int64_t correct = 0;
+  for (int64_t m = 0; m < M; ++m) {
+    int64_t best = 0;
+    for (int64_t c = 1; c < C; ++c)
+      if (logits.at_flat(m * C + c) > logits.at_flat(m * C + best)) best = c;
+    correct += best == targets.at_flat(m);
+  }
+  return correct;
+}
+
+}  // namespace
+
 BatchOutcome score(const Task& task, const Tensor& outputs, const Tensor& targets) {
   BatchOutcome r;
   const int64_t B = outputs.dim(0);
+  r.scored = B;
   if (task.objective() == Objective::classification) {
     r.loss = ops::cross_entropy(outputs, targets);
-    const int64_t C = outputs.dim(-1);
-    for (int64_t b = 0; b < B; ++b) {
-      int64_t best = 0;
-      for (int64_t c = 1; c < C; ++c)
-        if (outputs.at_flat(b * C + c) > outputs.at_flat(b * C + best)) best = c;
-      r.correct += best == targets.at_flat(b);
-    }
+    r.correct = count_correct(outputs, targets);
   } else {
     const Tensor prediction = ops::reshape(outputs, {B});
     r.loss = ops::mse(prediction, targets);
     for (int64_t b = 0; b < B; ++b)
       r.correct += std::fabs(prediction.at_flat(b) - targets.at_flat(b)) < task.regression_tolerance();
   }
+  return r;
+}
+
+BatchOutcome run_batch(Model& model, const Task& task, const Batch& b, const Pretraining& pretraining,
+                       uint64_t mask_seed_value) {
+  if (!pretraining.masked_tokens) return score(task, model.forward(b.inputs, b.mask), b.targets);
+  const MaskedTokens m = mask_tokens(b, task.vocab_size(), static_cast<int32_t>(task.padding_token()),
+                                     pretraining.mask_rate, mask_seed_value);
+  const Tensor logits = model.token_logits(m.inputs, b.mask, m.positions);
+  BatchOutcome r;
+  r.loss = ops::cross_entropy(logits, m.targets);
+  r.correct = count_correct(logits, m.targets);
+  r.scored = m.targets.numel();
   return r;
 }
 
@@ -146,33 +171,35 @@ class Progress {
 
 }  // namespace
 
-EvalResult evaluate(Model& model, const Task& task, Split split, int64_t batch_size) {
+EvalResult evaluate(Model& model, const Task& task, Split split, int64_t batch_size, const Pretraining& pretraining) {
   engine::NoGradGuard no_grad;
   model.module().eval();
   // Under MPI the ranks take turns over the batches and sum what they found.
   Distributed& world = Distributed::world();
   EvalResult r;
-  double totals[2] = {0, 0};  // loss sum, correct
+  double totals[3] = {0, 0, 0};  // loss sum, correct, scored
   const int64_t n = task.split_size(split);
   for (int64_t first = 0, index = 0; first < n; first += batch_size, ++index) {
     if (index % world.size() != world.rank()) continue;
     const int64_t count = std::min(batch_size, n - first);
     const Batch b = task.batch(split, first, count);
-    const BatchOutcome o = score(task, model.forward(b.inputs, b.mask), b.targets);
-    totals[0] += o.loss.item() * static_cast<double>(count);
+    const BatchOutcome o = run_batch(model, task, b, pretraining, mask_seed(pretraining, split, first));
+    totals[0] += o.loss.item() * static_cast<double>(o.scored);
     totals[1] += static_cast<double>(o.correct);
+    totals[2] += static_cast<double>(o.scored);
   }
-  world.sum(totals, 2);
+  world.sum(totals, 3);
   model.module().train();
-  r.examples = n;
-  r.loss = totals[0] / static_cast<double>(std::max<int64_t>(n, 1));
-  r.accuracy = totals[1] / static_cast<double>(std::max<int64_t>(n, 1));
+  r.examples = static_cast<int64_t>(totals[2]);
+  r.loss = totals[0] / std::max(totals[2], 1.0);
+  r.accuracy = totals[1] / std::max(totals[2], 1.0);
   return r;
 }
 
 void add_train_flags(Flags& f) {
   add_model_flags(f);
   add_task_flags(f);
+  add_pretraining_flags(f);
   f.add_int("steps", 1500, "training steps");
   f.add_int("batch", 64, "examples per step");
   f.add_double("lr", 1e-3, "peak learning rate");
@@ -193,6 +220,7 @@ void add_train_flags(Flags& f) {
   f.add_int("keep-checkpoints", 3, "how many of the newest checkpoints to keep");
   f.add_bool("keep-best", false, "keep the parameters of the best validation accuracy (at every --eval-every and the end) in DIR/best.safetensors and report the test split on them too (LRA's protocol)");
   f.add_string("config", "", "a JSON file of flag values (\"lr\": 1e-3, ...); flags given on the command line win");
+  f.add_string("init-from", "", "start from the parameters of this checkpoint (e.g. of a --pretrain masked-tokens run) that the model shares with it; the rest keep their fresh initialization");
   f.add_string("resume", "", "continue the run in this directory from its newest checkpoint (with --steps: up to that many in all)");
 }
 
@@ -271,6 +299,11 @@ TrainResult train(Flags f, bool quiet) {
   engine::Rng init_rng(engine::splitmix64(static_cast<uint64_t>(f.get_int("seed")) + 17));
   const std::unique_ptr<Model> model = make_model(f, *task, init_rng);
   nn::Module& module = model->module();
+  const Pretraining pretraining = pretraining_from_flags(f);
+  // A resumed run's parameters come from its own checkpoint instead.
+  const std::string init_from = resuming ? "" : f.get_string("init-from");
+  const Initialization initialization =
+      init_from.empty() ? Initialization{} : initialize_from_checkpoint(read_run_checkpoint(init_from), module);
   const auto optimizer = make_optimizer(f, module.named_parameters());
   const nn::LinearWarmupDecay schedule = make_schedule(f, steps);
 
@@ -294,6 +327,14 @@ TrainResult train(Flags f, bool quiet) {
   Progress progress(quiet, steps);
   if (!preset.empty()) progress.message(preset);
   progress.message("config: " + f.resolved_json());
+  if (!init_from.empty()) {
+    std::string fresh;
+    for (const std::string& name : initialization.fresh) fresh += (fresh.empty() ? "" : ", ") + name;
+    progress.message("initialized " + std::to_string(initialization.loaded.size()) + " parameter tensors from " +
+                     init_from + (fresh.empty() ? "" : "; fresh: " + fresh) +
+                     (initialization.unused.empty() ? "" : "; " + std::to_string(initialization.unused.size()) +
+                                                               " of its tensors unused"));
+  }
   if (resuming) progress.message("resuming from " + checkpoint.path + " at step " + std::to_string(checkpoint.step));
   progress.message("longmix train: model " + f.get_string("model") + " (" +
                    std::to_string(module.num_parameters()) + " parameters), task " + task->name() +
@@ -316,17 +357,18 @@ TrainResult train(Flags f, bool quiet) {
   for (const auto& [name, p] : optimizer->params()) params.push_back(p);
   const Clock::time_point start = Clock::now();
   double window_loss = 0;
-  int64_t window_correct = 0, window_steps = 0, window_scored = 0;
+  int64_t window_correct = 0, window_predictions = 0, window_steps = 0, window_scored = 0;
   Clock::time_point window_start = start;
   module.train();
   for (int64_t step = checkpoint.step + 1; step <= steps; ++step) {
     const Batch b = task->batch(Split::train, (step - 1) * batch + world.rank() * local_batch, local_batch);
     const double lr = schedule.lr(step - 1);
     module.zero_grad();
-    const BatchOutcome o = score(*task, model->forward(b.inputs, b.mask), b.targets);
-    // The global batch's loss and correct count (every rank gets the same, so all stop together).
-    double totals[2] = {o.loss.item(), static_cast<double>(o.correct)};
-    world.sum(totals, 2);
+    const int64_t first = (step - 1) * batch + world.rank() * local_batch;
+    const BatchOutcome o = run_batch(*model, *task, b, pretraining, mask_seed(pretraining, Split::train, first));
+    // The global batch's loss and counts (every rank gets the same, so all stop together).
+    double totals[3] = {o.loss.item(), static_cast<double>(o.correct), static_cast<double>(o.scored)};
+    world.sum(totals, 3);
     const double loss = totals[0] / world.size();
     LONGMIX_CHECK(std::isfinite(loss) || skip_nonfinite,
                   "training stopped: the loss is " << loss << " at step " << step
@@ -350,6 +392,7 @@ TrainResult train(Flags f, bool quiet) {
     if (bad.empty()) {  // a skipped step's NaN would make the window's mean NaN
       window_loss += loss;
       window_correct += static_cast<int64_t>(totals[1]);
+      window_predictions += static_cast<int64_t>(totals[2]);
       ++window_scored;
     }
     ++window_steps;
@@ -359,7 +402,8 @@ TrainResult train(Flags f, bool quiet) {
       // A window whose every step was skipped has no loss: NaN, written as null, not 0.
       const double scored = window_scored > 0 ? static_cast<double>(window_scored) : std::nan("");
       const double mean_loss = window_loss / scored;
-      const double acc = static_cast<double>(window_correct) / (scored * static_cast<double>(batch));
+      const double acc = window_predictions > 0 ? static_cast<double>(window_correct) / static_cast<double>(window_predictions)
+                                                : std::nan("");
       std::vector<std::pair<std::string, double>> values{
           {"loss", mean_loss}, {"accuracy", acc}, {"lr", lr}, {"seq_per_s", seq_per_s},
           {"elapsed_s", elapsed}};
@@ -369,7 +413,7 @@ TrainResult train(Flags f, bool quiet) {
       progress.update(step, mean_loss, acc, lr, seq_per_s,
                       elapsed / static_cast<double>(step - checkpoint.step) * static_cast<double>(steps - step));
       window_loss = 0;
-      window_correct = window_steps = window_scored = 0;
+      window_correct = window_predictions = window_steps = window_scored = 0;
       window_start = Clock::now();
     }
     if (save_every > 0 && (step % save_every == 0 || step == steps)) {
@@ -377,7 +421,7 @@ TrainResult train(Flags f, bool quiet) {
       if (world.is_root()) save_run_checkpoint(out_dir, step, module, *optimizer, f, keep);
     }
     if (eval_every > 0 && step % eval_every == 0 && step != steps) {
-      const EvalResult v = evaluate(*model, *task, Split::val, eval_batch);
+      const EvalResult v = evaluate(*model, *task, Split::val, eval_batch, pretraining);
       record("val", step, {{"loss", v.loss}, {"accuracy", v.accuracy}});
       char line[160];
       std::snprintf(line, sizeof line, "val step %lld: loss %.4f accuracy %.4f",
@@ -386,10 +430,10 @@ TrainResult train(Flags f, bool quiet) {
       consider_best(step, v.accuracy);
     }
   }
-  const EvalResult v = evaluate(*model, *task, Split::val, eval_batch);
+  const EvalResult v = evaluate(*model, *task, Split::val, eval_batch, pretraining);
   record("val", steps, {{"loss", v.loss}, {"accuracy", v.accuracy}});
   consider_best(steps, v.accuracy);
-  result.test = evaluate(*model, *task, Split::test, eval_batch);
+  result.test = evaluate(*model, *task, Split::test, eval_batch, pretraining);
   result.parameter_digest = parameter_digest(module);
   result.seconds = seconds_since(start);
   record("test", steps, {{"loss", result.test.loss}, {"accuracy", result.test.accuracy},
@@ -407,7 +451,7 @@ TrainResult train(Flags f, bool quiet) {
     best.restore_into(module);
     result.best_step = best.step();
     result.best_val_accuracy = best.val_accuracy();
-    result.best_test = evaluate(*model, *task, Split::test, eval_batch);
+    result.best_test = evaluate(*model, *task, Split::test, eval_batch, pretraining);
     record("test_best", best.step(), {{"loss", result.best_test.loss}, {"accuracy", result.best_test.accuracy},
                                       {"val_accuracy", best.val_accuracy()},
                                       {"examples", static_cast<double>(result.best_test.examples)}});

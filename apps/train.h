@@ -7,6 +7,7 @@
 
 #include "apps/flags.h"
 #include "apps/models.h"
+#include "apps/pretraining.h"
 #include "apps/tasks/task.h"
 
 namespace apps {
@@ -37,15 +38,22 @@ struct TrainResult {
   EvalResult best_test;
 };
 
-// Loss of a batch and the number of correct predictions in it.
+// Loss of a batch, the number of predictions scored (examples; masked tokens when pretraining)
+// and how many of them are correct.
 struct BatchOutcome {
   Tensor loss;
-  int64_t correct = 0;
+  int64_t correct = 0, scored = 0;
 };
 BatchOutcome score(const Task& task, const Tensor& outputs, const Tensor& targets);
+// The model's outcome on a batch: the task's objective, or with pretraining on, restoring the
+// tokens mask_tokens hides (seeded by `mask_seed_value`).
+BatchOutcome run_batch(Model& model, const Task& task, const Batch& batch, const Pretraining& pretraining,
+                       uint64_t mask_seed_value);
 
-// Loss and accuracy of the model on a whole split, in evaluation mode, batch by batch.
-EvalResult evaluate(Model& model, const Task& task, Split split, int64_t batch_size);
+// Loss and accuracy of the model on a whole split, in evaluation mode, batch by batch
+// (with pretraining: over the masked tokens; EvalResult::examples counts them).
+EvalResult evaluate(Model& model, const Task& task, Split split, int64_t batch_size,
+                    const Pretraining& pretraining = Pretraining{});
 
 // Runs a whole training job as configured (presets fill the flags not given); prints progress
 // to stdout unless quiet.

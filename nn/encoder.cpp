@@ -5,6 +5,7 @@
 #include "engine/check.h"
 #include "nn/patch_order.h"
 #include "ops/elementwise.h"
+#include "ops/embedding.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
 
@@ -53,15 +54,22 @@ EncoderNet::EncoderNet(const EncoderNetConfig& c, engine::Rng& rng) : cfg_(c), f
     register_module("blocks." + std::to_string(l), *blocks_.back());
   }
   register_module("final_norm", final_norm_);
-  head_ = std::make_unique<Head>(c.flatten_pool ? N * D : D, c.head_hidden, c.outputs, rng);
-  register_module("head", *head_);
+  if (c.token_vocab > 0) {
+    // Masked positions index the task's order; patches would reorder the features under them.
+    LONGMIX_CHECK(!c.image_patches, "encoder: masked-token pretraining does not take --patches");
+    token_head_ = std::make_unique<Linear>(D, c.token_vocab, rng);
+    register_module("token_head", *token_head_);
+  } else {
+    head_ = std::make_unique<Head>(c.flatten_pool ? N * D : D, c.head_hidden, c.outputs, rng);
+    register_module("head", *head_);
+  }
 }
 
 void EncoderNet::hold_attention_selection(bool on) {
   for (auto& block : blocks_) block->hold_selection(on);
 }
 
-Tensor EncoderNet::forward(const Tensor& raw_inputs, const Tensor& key_mask) {
+Tensor EncoderNet::features(const Tensor& raw_inputs, const Tensor& key_mask) {
   const int64_t N = cfg_.seq_len;
   LONGMIX_CHECK(raw_inputs.ndim() >= 2 && raw_inputs.dim(1) == N,
                 "encoder: inputs " << raw_inputs.shape() << " do not have the model's sequence length " << N);
@@ -69,9 +77,27 @@ Tensor EncoderNet::forward(const Tensor& raw_inputs, const Tensor& key_mask) {
   const Tensor mask = key_mask.defined() && !patch_order_.empty() ? reorder_positions(key_mask, patch_order_) : key_mask;
   Tensor x = ops::add(embedding_->forward(inputs), positional_);
   for (auto& block : blocks_) x = block->forward(x, mask);
-  const Tensor normed = final_norm_.forward(x);
+  return final_norm_.forward(x);
+}
+
+Tensor EncoderNet::forward(const Tensor& inputs, const Tensor& key_mask) {
+  LONGMIX_CHECK(head_, "encoder: this model was built for masked-token pretraining (--pretrain masked-tokens) and "
+                       "has no classification head; train a classifier from it with --init-from");
+  const Tensor normed = features(inputs, key_mask);
+  const Tensor mask = key_mask.defined() && !patch_order_.empty() ? reorder_positions(key_mask, patch_order_) : key_mask;
   if (cfg_.flatten_pool) return head_->forward(ops::reshape(normed, {normed.dim(0), -1}));
   return head_->forward(mask.defined() ? ops::masked_mean(normed, mask) : ops::mean(normed, 1));
+}
+
+Tensor EncoderNet::token_logits(const Tensor& inputs, const Tensor& key_mask, const Tensor& positions) {
+  LONGMIX_CHECK(token_head_, "encoder: token_logits needs a model built for masked-token pretraining (token_vocab > 0)");
+  LONGMIX_CHECK(positions.defined() && positions.dtype() == engine::DType::i32 && positions.ndim() == 1,
+                "encoder: masked positions must be an int32 vector");
+  const Tensor normed = features(inputs, key_mask);
+  const int64_t B = normed.dim(0), N = cfg_.seq_len;
+  // Gathering the masked rows (ops::embedding over the features as a table; it checks the
+  // positions) keeps the head and the loss at M rows instead of B * N.
+  return token_head_->forward(ops::embedding(ops::reshape(normed, {B * N, normed.dim(2)}), positions));
 }
 
 }  // namespace nn

@@ -46,6 +46,9 @@ struct EncoderNetConfig {
   int64_t head_hidden = 0;     // > 0: an MLP head of this width (nn::Head), else linear
   bool flatten_pool = false;   // head over all N*D features, else the (masked) mean over positions
   bool image_patches = false;  // reorder a square image's tokens into 4 x 8 patches first
+  // > 0: built for masked-token pretraining: a Linear(D, token_vocab) over each position's
+  // features ("token_head") in place of the pooling and the head (token_logits, not forward).
+  int64_t token_vocab = 0;
 };
 
 class EncoderNet : public Module {
@@ -55,6 +58,9 @@ class EncoderNet : public Module {
   // Masked positions are left out of attention (as keys) and of the mean pooling (flatten keeps
   // them: their features are a function of the pad token and position, as in the Paramixer net).
   Tensor forward(const Tensor& inputs, const Tensor& key_mask = Tensor());
+  // Masked-token pretraining: the token logits (M, token_vocab) at `positions`, int32 (M) flat
+  // indices b * N + n into the inputs (no --patches).
+  Tensor token_logits(const Tensor& inputs, const Tensor& key_mask, const Tensor& positions);
   // MRA-2: reuse each layer's first block selection while on (see MultiHeadAttention).
   void hold_attention_selection(bool on);
 
@@ -64,8 +70,11 @@ class EncoderNet : public Module {
   Tensor positional_;  // (N, D)
   std::vector<std::unique_ptr<EncoderBlock>> blocks_;
   LayerNorm final_norm_;
-  std::unique_ptr<Head> head_;
+  std::unique_ptr<Head> head_;         // unless token_vocab > 0
+  std::unique_ptr<Linear> token_head_;  // token_vocab > 0
   std::vector<int64_t> patch_order_;  // empty unless image_patches
+
+  Tensor features(const Tensor& inputs, const Tensor& key_mask);  // (B, N, D) after the final norm
 };
 
 }  // namespace nn

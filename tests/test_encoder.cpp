@@ -88,7 +88,11 @@ void gradcheck_encoder(nn::AttentionKind kind, bool masked,
     params.push_back(t);
     names.push_back(name);
   }
-  const auto r = engine::gradcheck([&] { return net.forward(tokens, key_mask); }, params, {}, names);
+  // Masked-token pretraining: the token logits at a few positions of both sequences.
+  const Tensor positions = Tensor::from_data({4}, std::vector<int32_t>{3, 20, 37 + 5, 37 + 29});
+  const auto r = engine::gradcheck(
+      [&] { return c.token_vocab > 0 ? net.token_logits(tokens, key_mask, positions) : net.forward(tokens, key_mask); },
+      params, {}, names);
   EXPECT_TRUE(r.ok) << r.report;
 }
 
@@ -99,6 +103,10 @@ TEST(EncoderNet, GradcheckMraWithKeyMaskAndMlpHead) {
 }
 TEST(EncoderNet, GradcheckMraWithKeyMaskAndFlattenPooling) {
   gradcheck_encoder(nn::AttentionKind::mra, true, [](nn::EncoderNetConfig& c) { c.flatten_pool = true; });
+}
+TEST(EncoderNet, GradcheckTokenLogitsForMaskedTokenPretraining) {
+  for (nn::AttentionKind kind : {nn::AttentionKind::exact, nn::AttentionKind::mra})
+    gradcheck_encoder(kind, true, [](nn::EncoderNetConfig& c) { c.token_vocab = 6; });
 }
 TEST(EncoderNet, GradcheckRotaryExactAndMra) {
   for (nn::AttentionKind kind : {nn::AttentionKind::exact, nn::AttentionKind::mra})

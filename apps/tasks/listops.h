@@ -42,6 +42,7 @@ class ListOpsTask : public Task {
   int64_t num_outputs() const override { return 10; }
   int64_t input_features() const override { return 0; }
   int64_t vocab_size() const override { return kListOpsVocab; }
+  int64_t padding_token() const override { return 0; }
   int64_t seq_len() const override { return cfg_.seq_len; }
   int64_t split_size(Split split) const override;
   Batch batch(Split split, int64_t first, int64_t count) const override;

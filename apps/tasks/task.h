@@ -32,6 +32,8 @@ class Task {
   // Continuous inputs: the feature count of one position. Token inputs: 0.
   virtual int64_t input_features() const = 0;
   virtual int64_t vocab_size() const { return 0; }  // token inputs only
+  // The token id that pads short sequences (and that no real position holds), or -1.
+  virtual int64_t padding_token() const { return -1; }
   virtual int64_t seq_len() const { return 0; }     // 0 for non-sequence tasks
   virtual int64_t split_size(Split split) const = 0;
   // Examples [first, first + count) of the split; the training split wraps around.

@@ -13,10 +13,7 @@ void add_pretraining_flags(Flags& f) {
 
 Pretraining pretraining_from_flags(const Flags& f) {
   Pretraining p;
-  const std::string& kind = f.get_string("pretrain");
-  LONGMIX_CHECK(kind == "none" || kind == "masked-tokens",
-                "unknown --pretrain '" << kind << "' (available: none, masked-tokens)");
-  p.masked_tokens = kind == "masked-tokens";
+  p.masked_tokens = f.get_string("pretrain") == "masked-tokens";  // make_model refuses other values
   p.mask_rate = f.get_double("mask-rate");
   LONGMIX_CHECK(p.mask_rate > 0 && p.mask_rate <= 1, "--mask-rate must be in (0, 1], got " << p.mask_rate);
   p.seed = static_cast<uint64_t>(f.get_int("seed"));
@@ -66,12 +63,8 @@ MaskedTokens mask_tokens(const Batch& batch, int64_t vocab, int32_t mask_token, 
     corrupted[first_real] = mask_token;
   }
   const int64_t M = static_cast<int64_t>(positions.size());
-  out.positions = Tensor::empty({M}, engine::DType::i32);
-  out.targets = Tensor::empty({M}, engine::DType::i32);
-  for (int64_t m = 0; m < M; ++m) {
-    out.positions.data<int32_t>()[m] = positions[m];
-    out.targets.data<int32_t>()[m] = targets[m];
-  }
+  out.positions = Tensor::from_data({M}, positions);
+  out.targets = Tensor::from_data({M}, targets);
   return out;
 }
 

@@ -6,8 +6,7 @@
 // Of the real (unpadded) positions, each is chosen with probability --mask-rate; a chosen
 // token becomes the task's padding token (which no real position otherwise holds: the mask
 // token; so the task must pad, as ListOps does) 80% of the time, a uniformly drawn other token
-// 10%, and stays 10%; the model predicts
-// the original at every chosen position. The choice is a function of (seed, split, the
+// 10%, and stays 10%; the model predicts the original at every chosen position. The choice is a function of (seed, split, the
 // batch's first example), so evaluation sees the same masks every time and a resumed run the
 // same as an uninterrupted one.
 #pragma once

@@ -361,10 +361,10 @@ TrainResult train(Flags f, bool quiet) {
   Clock::time_point window_start = start;
   module.train();
   for (int64_t step = checkpoint.step + 1; step <= steps; ++step) {
-    const Batch b = task->batch(Split::train, (step - 1) * batch + world.rank() * local_batch, local_batch);
+    const int64_t first = (step - 1) * batch + world.rank() * local_batch;
+    const Batch b = task->batch(Split::train, first, local_batch);
     const double lr = schedule.lr(step - 1);
     module.zero_grad();
-    const int64_t first = (step - 1) * batch + world.rank() * local_batch;
     const BatchOutcome o = run_batch(*model, *task, b, pretraining, mask_seed(pretraining, Split::train, first));
     // The global batch's loss and counts (every rank gets the same, so all stop together).
     double totals[3] = {o.loss.item(), static_cast<double>(o.correct), static_cast<double>(o.scored)};

@@ -15,19 +15,15 @@
 #include "nn/json.h"
 #include "nn/safetensors.h"
 #include "tests/test_util.h"
+#include "tests/train_test_util.h"
 
 using engine::DType;
 using engine::Tensor;
+using testing_util::empty_temp_dir;
+using testing_util::train_flags;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string temp_dir(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / ("longmix_test_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -52,7 +48,7 @@ nn::SafetensorsFile sample_file() {
 }
 
 TEST(Safetensors, RoundTripAndLayout) {
-  const std::string path = temp_dir("st") + "/x.safetensors";
+  const std::string path = empty_temp_dir("st") + "/x.safetensors";
   const nn::SafetensorsFile f = sample_file();
   nn::write_safetensors(path, f);
   EXPECT_FALSE(fs::exists(path + ".tmp"));
@@ -74,7 +70,7 @@ TEST(Safetensors, RoundTripAndLayout) {
 }
 
 TEST(Safetensors, TruncatedAndCorruptFilesAreRefused) {
-  const std::string dir = temp_dir("st_bad");
+  const std::string dir = empty_temp_dir("st_bad");
   const std::string good = dir + "/good.safetensors", bad = dir + "/bad.safetensors";
   nn::write_safetensors(good, sample_file());
   const std::string bytes = read_bytes(good);
@@ -98,18 +94,11 @@ TEST(Safetensors, TruncatedAndCorruptFilesAreRefused) {
             std::string::npos);
 }
 
-apps::Flags train_flags(std::initializer_list<std::pair<const char*, std::string>> overrides) {
-  apps::Flags f;
-  apps::add_train_flags(f);
-  for (const auto& [k, v] : overrides) f.set(k, v);
-  return f;
-}
-
 // 40 steps in one go give bitwise the same losses as 20 + resume + 20: parameters, Adam state,
 // the dropout generators and the data position all come back; and the model's shape from the
 // saved configuration (with head_hidden > 0, an MLP head the default flags would not build).
 void resume_is_bitwise(const char* model, const char* task, const char* head_hidden) {
-  const std::string one = temp_dir(std::string("resume_one_") + model), two = temp_dir(std::string("resume_two_") + model);
+  const std::string one = empty_temp_dir(std::string("resume_one_") + model), two = empty_temp_dir(std::string("resume_two_") + model);
   auto flags = [&](const std::string& out, int steps) {
     return train_flags({{"model", model}, {"task", task}, {"seq-len", "40"}, {"dropout", "0.1"},
                         {"dim", "16"}, {"hidden", "16"}, {"block", "8"}, {"batch", "8"}, {"head-hidden", head_hidden},
@@ -129,7 +118,7 @@ TEST(RunCheckpoint, ResumeIsBitwiseParamixer) { resume_is_bitwise("paramixer", "
 TEST(RunCheckpoint, ResumeIsBitwiseMraWithAnMlpHead) { resume_is_bitwise("mra", "order", "12"); }
 
 TEST(RunCheckpoint, KeepsTheNewestAndRefusesOtherModelsAndBadResumes) {
-  const std::string dir = temp_dir("keep");
+  const std::string dir = empty_temp_dir("keep");
   apps::train(train_flags({{"model", "paramixer"}, {"task", "adding"}, {"seq-len", "16"}, {"steps", "25"},
                            {"batch", "4"}, {"save-every", "5"}, {"keep-checkpoints", "2"}, {"eval-every", "0"},
                            {"out", dir}}),
@@ -151,7 +140,7 @@ TEST(RunCheckpoint, KeepsTheNewestAndRefusesOtherModelsAndBadResumes) {
             std::string::npos);
   EXPECT_NE(error_of([&] { apps::train(train_flags({{"resume", dir}, {"steps", "10"}}), true); }).find("fewer than"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { apps::train(train_flags({{"resume", temp_dir("empty")}}), true); }).find("no checkpoint"),
+  EXPECT_NE(error_of([&] { apps::train(train_flags({{"resume", empty_temp_dir("empty")}}), true); }).find("no checkpoint"),
             std::string::npos);
   // A truncated checkpoint is refused by name and nothing else is touched.
   const std::string bytes = read_bytes(latest);
@@ -169,7 +158,7 @@ TEST(RunCheckpoint, KeepBestTestsTheBestValidationStepAndResumesIt) {
                         {"lr", "3e-3"}, {"schedule", "constant"}, {"steps", std::to_string(steps)},
                         {"eval-every", "10"}, {"save-every", "10"}, {"keep-best", "true"}, {"out", out}});
   };
-  const std::string whole_dir = temp_dir("best_whole"), split_dir = temp_dir("best_split");
+  const std::string whole_dir = empty_temp_dir("best_whole"), split_dir = empty_temp_dir("best_split");
   const auto whole = apps::train(flags(whole_dir, 40), true);
   // The best of the validation accuracies the run recorded, first one on ties.
   double best_val = -1;
@@ -216,7 +205,7 @@ TEST(RunCheckpoint, KeepBestTestsTheBestValidationStepAndResumesIt) {
 }
 
 TEST(EvalAndPlot, EvalReproducesTheRunsTestMetricsAndPlotWritesCurves) {
-  const std::string dir = temp_dir("eval");
+  const std::string dir = empty_temp_dir("eval");
   const auto r = apps::train(train_flags({{"model", "paramixer"}, {"task", "order"}, {"seq-len", "24"}, {"steps", "30"},
                                           {"batch", "8"}, {"save-every", "30"}, {"eval-every", "10"},
                                           {"log-every", "10"}, {"out", dir}}),
@@ -247,7 +236,7 @@ TEST(EvalAndPlot, EvalReproducesTheRunsTestMetricsAndPlotWritesCurves) {
 // it was, a paramixer one as flattened. Rewrites a new checkpoint into format 1 to check both.
 TEST(RunCheckpoint, FormatOneCheckpointsKeepTheirPooling) {
   for (const char* model : {"mra", "paramixer"}) {
-    const std::string dir = temp_dir(std::string("format1_") + model);
+    const std::string dir = empty_temp_dir(std::string("format1_") + model);
     const auto r = apps::train(train_flags({{"model", model}, {"task", "order"}, {"seq-len", "24"}, {"dim", "8"},
                                             {"hidden", "8"}, {"block", "8"}, {"steps", "6"}, {"batch", "4"},
                                             {"warmup", "0"}, {"save-every", "6"}, {"eval-every", "0"}, {"out", dir}}),

@@ -17,26 +17,16 @@
 #include "engine/tape.h"
 #include "nn/optim.h"
 #include "tests/test_util.h"
+#include "tests/train_test_util.h"
 
 using engine::Tensor;
 using testing_util::error_of;
+using testing_util::train_flags;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string temp_dir(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / ("longmix_test_pretrain_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-apps::Flags train_flags(std::initializer_list<std::pair<const char*, std::string>> overrides) {
-  apps::Flags f;
-  apps::add_train_flags(f);
-  for (const auto& [k, v] : overrides) f.set(k, v);
-  return f;
-}
+std::string temp_dir(const std::string& name) { return testing_util::empty_temp_dir("pretrain_" + name); }
 
 // A small MRA-2 encoder on ListOps of at most 64 tokens.
 apps::Flags small_listops(const std::string& out, int steps, std::initializer_list<std::pair<const char*, std::string>> more = {}) {

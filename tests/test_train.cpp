@@ -12,29 +12,17 @@
 #include "engine/check.h"
 #include "engine/tape.h"
 #include "engine/threads.h"
+#include "tests/train_test_util.h"
+
+using testing_util::empty_temp_dir;
+using testing_util::train_flags;
 
 namespace {
-
-std::string temp_dir_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("longmix_test_" + name)).string();
-}
-
-std::string temp_dir(const std::string& name) {  // emptied
-  std::filesystem::remove_all(temp_dir_path(name));
-  return temp_dir_path(name);
-}
-
-apps::Flags train_flags(std::initializer_list<std::pair<const char*, std::string>> overrides) {
-  apps::Flags f;
-  apps::add_train_flags(f);
-  for (const auto& [k, v] : overrides) f.set(k, v);
-  return f;
-}
 
 TEST(Train, MlpLearnsTheTeacherTask) {
   // Chance is 25%; a fixed budget of 1500 steps must reach 75% test accuracy and a loss
   // well under ln(4) = 1.386.
-  const std::string out = temp_dir("learn");
+  const std::string out = empty_temp_dir("learn");
   const auto r = apps::train(train_flags({{"out", out}, {"steps", "1500"}}), true);
   EXPECT_GT(r.test.accuracy, 0.75);
   EXPECT_LT(r.test.loss, 0.6);
@@ -51,7 +39,7 @@ TEST(Train, AccuracyStandardErrorIsThatOfAProportion) {
 }
 
 TEST(Train, WritesMetricsJsonlAndConfig) {
-  const std::string out = temp_dir("metrics");
+  const std::string out = empty_temp_dir("metrics");
   apps::train(train_flags({{"out", out}, {"steps", "20"}, {"log-every", "10"}, {"eval-every", "10"}}), true);
   std::ifstream in(out + "/metrics.jsonl");
   std::vector<std::string> lines;
@@ -66,7 +54,7 @@ TEST(Train, WritesMetricsJsonlAndConfig) {
 
 TEST(Train, SameSeedSameRunDifferentSeedDifferentRun) {
   auto run = [](const char* seed) {
-    return apps::train(train_flags({{"out", temp_dir("seed")}, {"steps", "5"}, {"seed", seed}}), true)
+    return apps::train(train_flags({{"out", empty_temp_dir("seed")}, {"steps", "5"}, {"seed", seed}}), true)
         .train_losses;
   };
   EXPECT_EQ(run("3"), run("3"));
@@ -136,7 +124,7 @@ TEST(Train, BadValuesAreRefusedBeforeTraining) {
 
 TEST(Train, DivergenceStopsWithAMessageNamingTheStep) {
   const std::string msg = error_of([] {
-    apps::train(train_flags({{"out", temp_dir("nan")}, {"lr", "1e30"}, {"optimizer", "sgd"},
+    apps::train(train_flags({{"out", empty_temp_dir("nan")}, {"lr", "1e30"}, {"optimizer", "sgd"},
                              {"steps", "50"}}),
                 true);
   });
@@ -153,7 +141,7 @@ namespace {
 // with the preset's model and optimizer and a shorter schedule.
 TEST(Train, ParamixerSolvesAddingAtN128) {
   const auto r = apps::train(train_flags({{"model", "paramixer"}, {"task", "adding"}, {"seq-len", "128"},
-                                          {"steps", "1500"}, {"eval-every", "0"}, {"out", temp_dir("adding128")}}),
+                                          {"steps", "1500"}, {"eval-every", "0"}, {"out", empty_temp_dir("adding128")}}),
                              true);
   RecordProperty("test_accuracy", std::to_string(r.test.accuracy));
   std::cout << "adding N=128: test accuracy " << r.test.accuracy << ", loss " << r.test.loss << "\n";
@@ -181,7 +169,7 @@ TEST(Train, NonFiniteGradientStopsNamingStepAndParameter) {
   plant_nan_in_factor_gradient(1000);
   const std::string msg = error_of([] {
     apps::train(train_flags({{"model", "paramixer"}, {"task", "adding"}, {"seq-len", "20"}, {"steps", "5"},
-                             {"out", temp_dir("nan_grad")}}),
+                             {"out", empty_temp_dir("nan_grad")}}),
                 true);
   });
   engine::set_backward_hook_for_tests(nullptr);
@@ -191,14 +179,15 @@ TEST(Train, NonFiniteGradientStopsNamingStepAndParameter) {
 
 TEST(Train, SkipNonFiniteSkipsTheStepAndGoesOn) {
   plant_nan_in_factor_gradient(1);  // the last layer's backward runs first: layer 1, step 1
+  const std::string out = empty_temp_dir("skip");
   const auto r = apps::train(train_flags({{"model", "paramixer"}, {"task", "adding"}, {"seq-len", "20"},
                                           {"steps", "5"}, {"skip-nonfinite", "true"}, {"log-every", "1"},
-                                          {"out", temp_dir("skip")}}),
+                                          {"out", out}}),
                              true);
   engine::set_backward_hook_for_tests(nullptr);
   EXPECT_EQ(r.skipped_steps, 1);
   EXPECT_TRUE(std::isfinite(r.test.loss));
-  std::ifstream in(temp_dir_path("skip") + "/metrics.jsonl");
+  std::ifstream in(out + "/metrics.jsonl");
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(all.find("{\"split\":\"skipped\",\"step\":1,"), std::string::npos) << all;
   // Step 1's log window holds only the skipped step: no loss or accuracy (null), not 0.

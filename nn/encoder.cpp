@@ -69,22 +69,27 @@ void EncoderNet::hold_attention_selection(bool on) {
   for (auto& block : blocks_) block->hold_selection(on);
 }
 
-Tensor EncoderNet::features(const Tensor& raw_inputs, const Tensor& key_mask) {
-  const int64_t N = cfg_.seq_len;
-  LONGMIX_CHECK(raw_inputs.ndim() >= 2 && raw_inputs.dim(1) == N,
-                "encoder: inputs " << raw_inputs.shape() << " do not have the model's sequence length " << N);
-  const Tensor inputs = patch_order_.empty() ? raw_inputs : reorder_positions(raw_inputs, patch_order_);
-  const Tensor mask = key_mask.defined() && !patch_order_.empty() ? reorder_positions(key_mask, patch_order_) : key_mask;
+void EncoderNet::check_sequence_length(const Tensor& inputs) const {
+  LONGMIX_CHECK(inputs.ndim() >= 2 && inputs.dim(1) == cfg_.seq_len,
+                "encoder: inputs " << inputs.shape() << " do not have the model's sequence length " << cfg_.seq_len);
+}
+
+Tensor EncoderNet::in_model_order(const Tensor& by_position) const {
+  return patch_order_.empty() || !by_position.defined() ? by_position : reorder_positions(by_position, patch_order_);
+}
+
+Tensor EncoderNet::features(const Tensor& inputs, const Tensor& key_mask) {
   Tensor x = ops::add(embedding_->forward(inputs), positional_);
-  for (auto& block : blocks_) x = block->forward(x, mask);
+  for (auto& block : blocks_) x = block->forward(x, key_mask);
   return final_norm_.forward(x);
 }
 
 Tensor EncoderNet::forward(const Tensor& inputs, const Tensor& key_mask) {
   LONGMIX_CHECK(head_, "encoder: this model was built for masked-token pretraining (--pretrain masked-tokens) and "
                        "has no classification head; train a classifier from it with --init-from");
-  const Tensor normed = features(inputs, key_mask);
-  const Tensor mask = key_mask.defined() && !patch_order_.empty() ? reorder_positions(key_mask, patch_order_) : key_mask;
+  check_sequence_length(inputs);
+  const Tensor mask = in_model_order(key_mask);
+  const Tensor normed = features(in_model_order(inputs), mask);
   if (cfg_.flatten_pool) return head_->forward(ops::reshape(normed, {normed.dim(0), -1}));
   return head_->forward(mask.defined() ? ops::masked_mean(normed, mask) : ops::mean(normed, 1));
 }
@@ -93,7 +98,8 @@ Tensor EncoderNet::token_logits(const Tensor& inputs, const Tensor& key_mask, co
   LONGMIX_CHECK(token_head_, "encoder: token_logits needs a model built for masked-token pretraining (token_vocab > 0)");
   LONGMIX_CHECK(positions.defined() && positions.dtype() == engine::DType::i32 && positions.ndim() == 1,
                 "encoder: masked positions must be an int32 vector");
-  const Tensor normed = features(inputs, key_mask);
+  check_sequence_length(inputs);
+  const Tensor normed = features(inputs, key_mask);  // no patches: already in the model's order
   const int64_t B = normed.dim(0), N = cfg_.seq_len;
   // Gathering the masked rows (ops::embedding over the features as a table; it checks the
   // positions) keeps the head and the loss at M rows instead of B * N.

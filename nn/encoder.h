@@ -74,7 +74,11 @@ class EncoderNet : public Module {
   std::unique_ptr<Linear> token_head_;  // token_vocab > 0
   std::vector<int64_t> patch_order_;  // empty unless image_patches
 
-  Tensor features(const Tensor& inputs, const Tensor& key_mask);  // (B, N, D) after the final norm
+  void check_sequence_length(const Tensor& inputs) const;
+  // (B, N) or (B, N, ...) in the model's position order: the patch order with --patches.
+  Tensor in_model_order(const Tensor& by_position) const;
+  // (B, N, D) after the final norm, from inputs and key mask already in the model's order.
+  Tensor features(const Tensor& inputs, const Tensor& key_mask);
 };
 
 }  // namespace nn

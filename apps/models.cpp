@@ -76,13 +76,15 @@ int64_t head_hidden(const Flags& f) {
   return v;
 }
 
-// --pooling: true for flatten. "auto" is each family's published head: the Paramixer net
+// --pooling, with "auto" resolved to each family's published head: the Paramixer net
 // flattens, the LRA encoders mean-pool.
-bool flatten_pooling(const Flags& f, bool flatten_by_default) {
+nn::EncoderPooling pooling_from_flags(const Flags& f, nn::EncoderPooling by_default) {
   const std::string& pooling = f.get_string("pooling");
-  LONGMIX_CHECK(pooling == "auto" || pooling == "flatten" || pooling == "mean",
-                "unknown --pooling '" << pooling << "' (available: auto, flatten, mean)");
-  return pooling == "auto" ? flatten_by_default : pooling == "flatten";
+  if (pooling == "auto") return by_default;
+  if (pooling == "mean") return nn::EncoderPooling::mean;
+  if (pooling == "flatten") return nn::EncoderPooling::flatten;
+  if (pooling == "first") return nn::EncoderPooling::first;
+  throw engine::Error("unknown --pooling '" + pooling + "' (available: auto, flatten, mean, first)");
 }
 
 // --embedding-std, checked here to name the flag (nn::InputEmbedding checks it too).
@@ -115,8 +117,9 @@ void add_model_flags(Flags& flags) {
   flags.add_string("protocol", "chord", "paramixer sparse-factor protocol: chord or cdil");
   flags.add_bool("pos-emb", false, "learned positional embedding (paramixer)");
   flags.add_string("pooling", "auto",
-                   "head over positions: flatten (all N*D features) or mean; auto: flatten for paramixer, "
-                   "mean for mra and transformer");
+                   "head over positions: flatten (all N*D features), mean, or first (the first position's "
+                   "features, as a CLS token: mra, transformer); auto: flatten for paramixer, mean for mra and "
+                   "transformer");
   flags.add_int("head-hidden", 0, "0: a linear head over the pooled positions; N > 0: an MLP head, Linear - GELU - Linear, N wide, as LRA's classifiers (paramixer, mra, transformer)");
   flags.add_double("embedding-std", 1.0,
                    "initial standard deviation of the token embedding, N(0, s^2) (paramixer, mra, transformer): "
@@ -164,7 +167,10 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
     c.embedding_std = embedding_std(flags, task);
     c.input_features = task.vocab_size() > 0 ? 0 : task.input_features();
     c.positional = flags.get_bool("pos-emb");
-    c.mean_pool = !flatten_pooling(flags, true);
+    const nn::EncoderPooling pooling = pooling_from_flags(flags, nn::EncoderPooling::flatten);
+    LONGMIX_CHECK(pooling != nn::EncoderPooling::first,
+                  "--pooling first is for the mra and transformer encoders; the paramixer net takes flatten or mean");
+    c.mean_pool = pooling == nn::EncoderPooling::mean;
     c.head_hidden = head_hidden(flags);
     c.outputs = task.num_outputs();
     return std::make_unique<ParamixerModel>(c, rng);
@@ -195,7 +201,7 @@ std::unique_ptr<Model> make_model(const Flags& flags, const Task& task, engine::
     c.outputs = task.num_outputs();
     c.image_patches = flags.get_bool("patches");
     c.head_hidden = head_hidden(flags);
-    c.flatten_pool = flatten_pooling(flags, false);
+    c.pooling = pooling_from_flags(flags, nn::EncoderPooling::mean);
     if (pretrain == "masked-tokens") c.token_vocab = task.vocab_size();
     return std::make_unique<EncoderModel>(c, rng);
   }

@@ -60,7 +60,7 @@ EncoderNet::EncoderNet(const EncoderNetConfig& c, engine::Rng& rng) : cfg_(c), f
     token_head_ = std::make_unique<Linear>(D, c.token_vocab, rng);
     register_module("token_head", *token_head_);
   } else {
-    head_ = std::make_unique<Head>(c.flatten_pool ? N * D : D, c.head_hidden, c.outputs, rng);
+    head_ = std::make_unique<Head>(c.pooling == EncoderPooling::flatten ? N * D : D, c.head_hidden, c.outputs, rng);
     register_module("head", *head_);
   }
 }
@@ -90,7 +90,12 @@ Tensor EncoderNet::forward(const Tensor& inputs, const Tensor& key_mask) {
   check_sequence_length(inputs);
   const Tensor mask = in_model_order(key_mask);
   const Tensor normed = features(in_model_order(inputs), mask);
-  if (cfg_.flatten_pool) return head_->forward(ops::reshape(normed, {normed.dim(0), -1}));
+  const int64_t B = normed.dim(0), D = normed.dim(2);
+  switch (cfg_.pooling) {
+    case EncoderPooling::flatten: return head_->forward(ops::reshape(normed, {B, -1}));
+    case EncoderPooling::first: return head_->forward(ops::reshape(ops::slice(normed, 1, 0, 1), {B, D}));
+    case EncoderPooling::mean: break;
+  }
   return head_->forward(mask.defined() ? ops::masked_mean(normed, mask) : ops::mean(normed, 1));
 }
 

@@ -35,6 +35,11 @@ class EncoderBlock : public Module {
   Dropout drop_attention_, drop_hidden_, drop_ffn_;
 };
 
+// What the head sees: the (masked) mean over positions; all N*D features; or the first
+// position's features alone, as a CLS token (in ListOps the outermost operator), whose
+// attention chooses what to gather where the mean weighs every position alike.
+enum class EncoderPooling { mean, flatten, first };
+
 struct EncoderNetConfig {
   EncoderBlockConfig block;
   int64_t seq_len = 1024;
@@ -44,7 +49,7 @@ struct EncoderNetConfig {
   int64_t input_features = 0;  // > 0: continuous inputs through a Linear
   int64_t outputs = 1;
   int64_t head_hidden = 0;     // > 0: an MLP head of this width (nn::Head), else linear
-  bool flatten_pool = false;   // head over all N*D features, else the (masked) mean over positions
+  EncoderPooling pooling = EncoderPooling::mean;
   bool image_patches = false;  // reorder a square image's tokens into 4 x 8 patches first
   // > 0: built for masked-token pretraining: a Linear(D, token_vocab) over each position's
   // features ("token_head") in place of the pooling and the head (token_logits, not forward).

@@ -102,7 +102,10 @@ TEST(EncoderNet, GradcheckMraWithKeyMaskAndMlpHead) {
   gradcheck_encoder(nn::AttentionKind::mra, true, [](nn::EncoderNetConfig& c) { c.head_hidden = 5; });
 }
 TEST(EncoderNet, GradcheckMraWithKeyMaskAndFlattenPooling) {
-  gradcheck_encoder(nn::AttentionKind::mra, true, [](nn::EncoderNetConfig& c) { c.flatten_pool = true; });
+  gradcheck_encoder(nn::AttentionKind::mra, true, [](nn::EncoderNetConfig& c) { c.pooling = nn::EncoderPooling::flatten; });
+}
+TEST(EncoderNet, GradcheckMraWithKeyMaskAndFirstPositionPooling) {
+  gradcheck_encoder(nn::AttentionKind::mra, true, [](nn::EncoderNetConfig& c) { c.pooling = nn::EncoderPooling::first; });
 }
 TEST(EncoderNet, GradcheckTokenLogitsForMaskedTokenPretraining) {
   for (nn::AttentionKind kind : {nn::AttentionKind::exact, nn::AttentionKind::mra})
@@ -196,13 +199,16 @@ TEST(EncoderNet, PoolingFlagChoosesTheHeadsInputs) {
     EXPECT_EQ(head_inputs(model, "auto"), 16) << model;
     EXPECT_EQ(head_inputs(model, "mean"), 16) << model;
     EXPECT_EQ(head_inputs(model, "flatten"), 64 * 16) << model;
+    EXPECT_EQ(head_inputs(model, "first"), 16) << model;
   }
   EXPECT_EQ(head_inputs("paramixer", "auto"), 64 * 16);
   EXPECT_EQ(head_inputs("paramixer", "mean"), 16);
   const std::string e = testing_util::error_of([&] { head_inputs("mra", "max"); });
   EXPECT_NE(e.find("unknown --pooling 'max'"), std::string::npos) << e;
+  const std::string p = testing_util::error_of([&] { head_inputs("paramixer", "first"); });
+  EXPECT_NE(p.find("--pooling first is for the mra and transformer encoders"), std::string::npos) << p;
 
-  auto logits = [](bool flatten_pool, int32_t masked_token) {
+  auto logits = [](nn::EncoderPooling pooling, int32_t masked_token) {
     engine::Rng rng(8);
     nn::EncoderNetConfig c;
     c.seq_len = 12;
@@ -211,15 +217,19 @@ TEST(EncoderNet, PoolingFlagChoosesTheHeadsInputs) {
     c.block.attention.dim = 8;
     c.block.attention.heads = 2;
     c.block.ffn = 8;
-    c.flatten_pool = flatten_pool;
+    c.pooling = pooling;
     std::vector<int32_t> ids = {1, 2, 3, 4, 1, 2, 3, 4, 1, 2, masked_token, masked_token};
     std::vector<float> mask(12, 1.0f);
     mask[10] = mask[11] = 0.0f;
     const Tensor out = nn::EncoderNet(c, rng).forward(Tensor::from_data({1, 12}, ids), Tensor::from_data({1, 12}, mask));
     return std::vector<float>(out.data<float>(), out.data<float>() + 3);
   };
-  EXPECT_EQ(logits(false, 0), logits(false, 4));  // the masked mean does not see them
-  EXPECT_NE(logits(true, 0), logits(true, 4));    // flatten does
+  using nn::EncoderPooling;
+  EXPECT_EQ(logits(EncoderPooling::mean, 0), logits(EncoderPooling::mean, 4));  // the masked mean does not see them
+  EXPECT_NE(logits(EncoderPooling::flatten, 0), logits(EncoderPooling::flatten, 4));  // flatten does
+  // The first position reads the others only through attention, which leaves masked keys out.
+  EXPECT_EQ(logits(EncoderPooling::first, 0), logits(EncoderPooling::first, 4));
+  EXPECT_NE(logits(EncoderPooling::first, 0), logits(EncoderPooling::mean, 0));
 }
 
 // --rotary turns the encoders' queries and keys (no parameters of its own, so the parameter
